@@ -1,0 +1,2 @@
+//! Faultline app entry point.
+fn main() {}

@@ -1,0 +1,40 @@
+//! Hard limits on scenario size and run length: no file can hang a tab or exhaust memory.
+//!
+//! Each limit is checked at validation time with an error naming it, and the
+//! runtime ones are enforced again by the simulator (defence in depth: a
+//! scenario built in code skips the parser).
+
+/// Largest scenario document accepted, in bytes.
+pub const MAX_SCENARIO_BYTES: usize = 4 * 1024 * 1024;
+/// Deepest JSON nesting accepted (objects and arrays). Real scenarios need ~8.
+pub const MAX_NESTING_DEPTH: usize = 32;
+pub const MAX_NODES: usize = 2_000;
+pub const MAX_LINKS: usize = 10_000;
+pub const MAX_ZONES: usize = 256;
+pub const MAX_SCHEDULED_FAULTS: usize = 10_000;
+pub const MAX_WORKLOAD_STREAMS: usize = 1_000;
+pub const MAX_EXPECTATIONS: usize = 256;
+pub const MAX_ID_CHARS: usize = 64;
+pub const MAX_LABEL_CHARS: usize = 200;
+pub const MAX_DESCRIPTION_CHARS: usize = 20_000;
+/// Longest simulated run: one day.
+pub const MAX_DURATION_MS: u64 = 24 * 60 * 60 * 1_000;
+/// Ceiling on processed events for one run, whatever the scenario asks.
+pub const MAX_EVENTS_PER_RUN: u64 = 200_000_000;
+/// Default event budget when the scenario does not set one.
+pub const DEFAULT_MAX_EVENTS: u64 = 20_000_000;
+/// Messages in flight at once across the whole network; beyond it sends are dropped
+/// with reason `in_flight_limit` (and counted), never queued without bound.
+pub const MAX_IN_FLIGHT_MESSAGES: usize = 1_000_000;
+/// Pending events in the queue at once (timers + deliveries + faults).
+pub const MAX_PENDING_EVENTS: usize = 4_000_000;
+pub const MAX_WORKERS: u32 = 10_000;
+pub const MAX_QUEUE_CAPACITY: u32 = 1_000_000;
+pub const MAX_CLOSED_LOOP_USERS: u32 = 100_000;
+pub const MAX_OUTSTANDING_REQUESTS: u32 = 1_000_000;
+/// Metric samples kept per series (ring buffer); older samples are dropped.
+pub const MAX_METRIC_SAMPLES: usize = 4_096;
+/// Smallest metric sampling interval.
+pub const MIN_SAMPLE_INTERVAL_MS: u64 = 10;
+/// Trace events kept in memory for the UI's event log (ring buffer).
+pub const TRACE_RING_CAPACITY: usize = 10_000;

@@ -1,0 +1,619 @@
+//! The `Scenario` document: the one serde contract between the engine, the app, the CLI and files.
+//!
+//! A scenario is plain data: topology (nodes, links, zones), workload, fault
+//! plan, run settings and expectations. Parsing (`parse`) checks size and
+//! nesting before serde sees the text, migrates old versions forward
+//! (`migrate`), and then `validate` reports *every* semantic problem with its
+//! JSON path. `schema` derives the published JSON Schema from these types.
+
+pub mod limits;
+pub mod migrate;
+pub mod parse;
+pub mod problems;
+pub mod schema;
+pub mod validate;
+
+use crate::distribution::Distribution;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+pub use parse::{parse_scenario, parse_scenario_value};
+pub use problems::{Problem, Problems};
+
+/// The version this build writes. Older versions are migrated on load.
+pub const CURRENT_VERSION: u32 = 1;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Format version; see `migrate` for how older documents are upgraded.
+    pub version: u32,
+    #[serde(default)]
+    pub metadata: Metadata,
+    pub topology: Topology,
+    #[serde(default)]
+    pub workload: Workload,
+    #[serde(default)]
+    pub faults: FaultPlan,
+    pub run: RunSettings,
+    #[serde(default)]
+    pub expectations: Vec<Expectation>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Metadata {
+    #[serde(default)]
+    pub title: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub author: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Topology {
+    pub nodes: Vec<Node>,
+    #[serde(default)]
+    pub links: Vec<Link>,
+    #[serde(default)]
+    pub zones: Vec<Zone>,
+    /// Network used between nodes that have no link of their own. Absent means
+    /// a LAN-like default (see `LinkNetwork::default`).
+    #[serde(default)]
+    pub default_network: Option<LinkNetwork>,
+}
+
+/// A placed component. On the wire: `{id, kind, label, position, properties}`,
+/// where `properties` is the schema of `kind` (see `ComponentSpec`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Node {
+    pub id: String,
+    pub label: String,
+    pub position: Position,
+    pub spec: ComponentSpec,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Position {
+    pub x: f64,
+    pub y: f64,
+}
+
+/// What a node is, and its properties. Adjacently tagged so the wire form is
+/// `"kind": "sink", "properties": {...}` beside the node's other fields.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(
+    tag = "kind",
+    content = "properties",
+    rename_all = "snake_case",
+    deny_unknown_fields
+)]
+pub enum ComponentSpec {
+    /// Clients that issue the workload streams attached to this node.
+    LoadGenerator(LoadGeneratorSpec),
+    /// A service with a FIFO queue, `workers` servers and a service-time distribution.
+    Sink(SinkSpec),
+}
+
+impl ComponentSpec {
+    /// The wire name of the kind, e.g. `load_generator`.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            ComponentSpec::LoadGenerator(_) => "load_generator",
+            ComponentSpec::Sink(_) => "sink",
+        }
+    }
+
+    /// Every kind this build knows, for editors and error messages.
+    pub const KIND_NAMES: &'static [&'static str] = &["load_generator", "sink"];
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoadGeneratorSpec {
+    /// A request with no response after this long is abandoned (recorded as `info`:
+    /// its outcome is unknown, as in a Jepsen history).
+    #[serde(default = "default_request_timeout_ms")]
+    pub request_timeout_ms: u64,
+    /// Open-loop arrivals beyond this many outstanding requests are refused
+    /// locally and counted as errors (the client's own bound).
+    #[serde(default = "default_max_outstanding")]
+    pub max_outstanding: u32,
+}
+
+fn default_request_timeout_ms() -> u64 {
+    1_000
+}
+fn default_max_outstanding() -> u32 {
+    10_000
+}
+
+impl Default for LoadGeneratorSpec {
+    fn default() -> Self {
+        LoadGeneratorSpec {
+            request_timeout_ms: default_request_timeout_ms(),
+            max_outstanding: default_max_outstanding(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SinkSpec {
+    /// Parallel servers (the `c` of M/M/c).
+    #[serde(default = "default_workers")]
+    pub workers: u32,
+    /// Requests waiting beyond this are rejected with an error response.
+    #[serde(default = "default_queue_capacity")]
+    pub queue_capacity: u32,
+    pub service_time: Distribution,
+    /// Reply to the sender when done (request/response); false makes it a pure sink.
+    #[serde(default = "default_true")]
+    pub respond: bool,
+    /// Probability that a served request fails (an error response).
+    #[serde(default)]
+    pub error_probability: f64,
+    /// After its own service, call this node synchronously and answer only when
+    /// it answers: the worker stays busy meanwhile (thread-per-request), so a
+    /// slow or cut-off dependency backs up this tier too.
+    #[serde(default)]
+    pub downstream: Option<String>,
+    /// How long to wait for `downstream` before answering with an error.
+    #[serde(default = "default_downstream_timeout_ms")]
+    pub downstream_timeout_ms: u64,
+}
+
+fn default_downstream_timeout_ms() -> u64 {
+    500
+}
+
+fn default_workers() -> u32 {
+    1
+}
+fn default_queue_capacity() -> u32 {
+    10_000
+}
+fn default_true() -> bool {
+    true
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Link {
+    /// Optional stable id; editors generate `from->to` when absent.
+    #[serde(default)]
+    pub id: Option<String>,
+    pub from: String,
+    pub to: String,
+    #[serde(default)]
+    pub kind: LinkKind,
+    #[serde(default)]
+    pub label: String,
+    /// Network behaviour; absent means `LinkNetwork::default()`. Applies to both
+    /// directions (a response travels back over the link its request took).
+    #[serde(default)]
+    pub network: LinkNetwork,
+}
+
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkKind {
+    #[default]
+    SyncCall,
+    AsyncMessage,
+    Replication,
+    Network,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LinkNetwork {
+    /// One-way propagation delay.
+    #[serde(default = "default_latency")]
+    pub latency: Distribution,
+    /// Extra delay drawn uniformly from `[0, jitter_ms]` per message.
+    #[serde(default)]
+    pub jitter_ms: f64,
+    /// Serialisation rate; absent means infinitely fast. A message of `size_bytes`
+    /// occupies the link for `size_bytes * 8 / bandwidth` and later ones queue behind it.
+    #[serde(default)]
+    pub bandwidth_mbps: Option<f64>,
+    #[serde(default)]
+    pub loss_probability: f64,
+    #[serde(default)]
+    pub duplicate_probability: f64,
+    /// Probability that a message ignores FIFO order on this link (as UDP may).
+    #[serde(default)]
+    pub reorder_probability: f64,
+}
+
+fn default_latency() -> Distribution {
+    Distribution::Constant { value_ms: 1.0 }
+}
+
+impl Default for LinkNetwork {
+    fn default() -> Self {
+        LinkNetwork {
+            latency: default_latency(),
+            jitter_ms: 0.0,
+            bandwidth_mbps: None,
+            loss_probability: 0.0,
+            duplicate_probability: 0.0,
+            reorder_probability: 0.0,
+        }
+    }
+}
+
+/// A named group of nodes (availability zone, region, segment) that faults can target.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Zone {
+    pub id: String,
+    #[serde(default)]
+    pub label: String,
+    pub nodes: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Workload {
+    #[serde(default)]
+    pub streams: Vec<WorkloadStream>,
+}
+
+/// Traffic issued by one load-generator node to one target.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadStream {
+    pub id: String,
+    /// A `load_generator` node.
+    pub client: String,
+    pub target: String,
+    pub pattern: LoadPattern,
+    #[serde(default = "default_request_bytes")]
+    pub request_bytes: u32,
+    /// Streams start issuing at this time.
+    #[serde(default)]
+    pub start_ms: u64,
+    /// Streams stop issuing at this time (absent: run to the end).
+    #[serde(default)]
+    pub stop_ms: Option<u64>,
+}
+
+fn default_request_bytes() -> u32 {
+    256
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum LoadPattern {
+    /// Arrivals independent of responses (Poisson when `inter_arrival` is exponential).
+    OpenLoop {
+        inter_arrival: Distribution,
+        /// Piecewise-linear rate multiplier over time: ramps and spikes.
+        #[serde(default)]
+        rate_profile: Vec<RatePoint>,
+    },
+    /// `users` each send one request, wait for its response (or timeout), think, repeat.
+    ClosedLoop {
+        users: u32,
+        think_time: Distribution,
+    },
+}
+
+/// The open-loop rate is multiplied by `multiplier` at `at_ms`; between points it
+/// is interpolated linearly when `ramp` is true on the later point, else a step.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RatePoint {
+    pub at_ms: u64,
+    pub multiplier: f64,
+    #[serde(default)]
+    pub ramp: bool,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FaultPlan {
+    /// Scripted timeline, applied in `at_ms` order (ties in document order).
+    #[serde(default)]
+    pub timeline: Vec<ScheduledFault>,
+    /// A random fault plan drawn from the run seed and these intensities.
+    #[serde(default)]
+    pub nemesis: Option<NemesisSpec>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduledFault {
+    pub at_ms: u64,
+    pub action: FaultAction,
+}
+
+/// A fault is data: what to do to which nodes or links. Node lists accept zone ids.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum FaultAction {
+    /// The node stops; volatile state is lost, messages to it are dropped.
+    Crash {
+        node: String,
+    },
+    /// A crashed node starts again from its persisted state.
+    Restart {
+        node: String,
+    },
+    /// GC-pause style: the node stops handling events; they wait until `resume`.
+    Pause {
+        node: String,
+    },
+    Resume {
+        node: String,
+    },
+    /// Service times on the node are multiplied by `factor` (1 is normal speed).
+    Slow {
+        node: String,
+        factor: f64,
+    },
+    /// The node's clock reads `offset_ms` ahead (negative: behind) and drifts by
+    /// `drift_ppm` from now on. Simulated time itself is unaffected.
+    ClockSkew {
+        node: String,
+        offset_ms: f64,
+        #[serde(default)]
+        drift_ppm: f64,
+    },
+    /// Nodes in different groups cannot reach each other (both directions).
+    /// Nodes in no group keep talking to everyone.
+    Partition {
+        groups: Vec<Vec<String>>,
+    },
+    /// Messages from `from` to `to` are dropped; the reverse direction still works.
+    PartitionOneWay {
+        from: Vec<String>,
+        to: Vec<String>,
+    },
+    /// Removes every partition.
+    Heal {},
+    /// Messages from `from` to `to` are held (not lost) until released.
+    HoldLink {
+        from: String,
+        to: String,
+    },
+    /// Delivers held messages, each with a fresh latency.
+    ReleaseLink {
+        from: String,
+        to: String,
+    },
+    /// Replaces the network properties between two nodes (both directions).
+    SetLink {
+        from: String,
+        to: String,
+        network: LinkNetwork,
+    },
+}
+
+impl FaultAction {
+    /// Short verb used in trace lines and UI lists.
+    pub fn verb(&self) -> &'static str {
+        match self {
+            FaultAction::Crash { .. } => "crash",
+            FaultAction::Restart { .. } => "restart",
+            FaultAction::Pause { .. } => "pause",
+            FaultAction::Resume { .. } => "resume",
+            FaultAction::Slow { .. } => "slow",
+            FaultAction::ClockSkew { .. } => "clock_skew",
+            FaultAction::Partition { .. } => "partition",
+            FaultAction::PartitionOneWay { .. } => "partition_one_way",
+            FaultAction::Heal {} => "heal",
+            FaultAction::HoldLink { .. } => "hold_link",
+            FaultAction::ReleaseLink { .. } => "release_link",
+            FaultAction::SetLink { .. } => "set_link",
+        }
+    }
+}
+
+/// Intensities for the random fault plan (Jepsen's nemesis, TigerBeetle's VOPR).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NemesisSpec {
+    /// Mean number of faults started per simulated minute.
+    pub faults_per_minute: f64,
+    /// Mean time a fault lasts before it is undone (exponential).
+    #[serde(default = "default_mean_fault_ms")]
+    pub mean_fault_duration_ms: f64,
+    /// Which fault kinds to draw from; empty means all.
+    #[serde(default)]
+    pub kinds: Vec<NemesisKind>,
+    /// Candidate nodes; empty means every node that is not a load generator.
+    #[serde(default)]
+    pub targets: Vec<String>,
+    #[serde(default)]
+    pub start_ms: u64,
+    /// No new faults after this, and all are healed by it, so Eventually
+    /// properties get a quiet tail. Absent: 80% of the run.
+    #[serde(default)]
+    pub stop_ms: Option<u64>,
+}
+
+fn default_mean_fault_ms() -> f64 {
+    5_000.0
+}
+
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum NemesisKind {
+    Crash,
+    Pause,
+    Partition,
+    PartitionOneWay,
+    Slow,
+    ClockSkew,
+    Loss,
+}
+
+impl NemesisKind {
+    pub const ALL: [NemesisKind; 7] = [
+        NemesisKind::Crash,
+        NemesisKind::Pause,
+        NemesisKind::Partition,
+        NemesisKind::PartitionOneWay,
+        NemesisKind::Slow,
+        NemesisKind::ClockSkew,
+        NemesisKind::Loss,
+    ];
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RunSettings {
+    /// Root seed: the same scenario and seed give the same run, bit for bit.
+    pub seed: u64,
+    pub duration_ms: u64,
+    /// Metric sampling period (simulated).
+    #[serde(default = "default_sample_interval_ms")]
+    pub sample_interval_ms: u64,
+    /// Event budget for the run; the run stops (and says so) when exhausted.
+    #[serde(default = "default_max_events")]
+    pub max_events: u64,
+}
+
+fn default_sample_interval_ms() -> u64 {
+    100
+}
+fn default_max_events() -> u64 {
+    limits::DEFAULT_MAX_EVENTS
+}
+
+/// What a lesson or a grader requires of a run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Expectation {
+    /// The named checker must end with this status.
+    Check {
+        name: String,
+        status: ExpectedStatus,
+    },
+    /// A summary metric (`node.metric`, see the run report) must lie in `[min, max]`.
+    Metric {
+        name: String,
+        #[serde(default)]
+        min: Option<f64>,
+        #[serde(default)]
+        max: Option<f64>,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ExpectedStatus {
+    Pass,
+    Fail,
+}
+
+impl Scenario {
+    /// Serialises to pretty JSON (the download format).
+    pub fn to_json_pretty(&self) -> String {
+        serde_json::to_string_pretty(self)
+            .unwrap_or_else(|error| format!("{{\"error\": \"{error}\"}}"))
+    }
+
+    pub fn node_index(&self, id: &str) -> Option<usize> {
+        self.topology.nodes.iter().position(|node| node.id == id)
+    }
+}
+
+// ---- Node wire form -------------------------------------------------------
+
+/// The node as it appears in JSON. `properties` is checked against the schema
+/// of `kind` in a second step so the error can name the exact property.
+#[derive(Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct NodeWire {
+    id: String,
+    kind: String,
+    #[serde(default)]
+    label: String,
+    #[serde(default)]
+    position: Position,
+    #[serde(default = "empty_object")]
+    properties: serde_json::Value,
+}
+
+fn empty_object() -> serde_json::Value {
+    serde_json::Value::Object(serde_json::Map::new())
+}
+
+impl Serialize for Node {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let tagged = serde_json::to_value(&self.spec).map_err(serde::ser::Error::custom)?;
+        let kind = tagged
+            .get("kind")
+            .and_then(|kind| kind.as_str())
+            .unwrap_or_default()
+            .to_string();
+        let properties = tagged
+            .get("properties")
+            .cloned()
+            .unwrap_or_else(empty_object);
+        NodeWire {
+            id: self.id.clone(),
+            kind,
+            label: self.label.clone(),
+            position: self.position,
+            properties,
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Node {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let wire = NodeWire::deserialize(deserializer)?;
+        let tagged = serde_json::json!({ "kind": wire.kind, "properties": wire.properties });
+        let spec: ComponentSpec = serde_path_to_error::deserialize(tagged).map_err(|error| {
+            // Keep the inner path so the user sees `...nodes[2].properties.workers`.
+            let inner_path = error.path().to_string();
+            let message = error.into_inner().to_string();
+            let message = if message.starts_with("unknown variant") {
+                format!(
+                    "unknown node kind `{}`, expected one of: {}",
+                    wire.kind,
+                    ComponentSpec::KIND_NAMES.join(", ")
+                )
+            } else {
+                message
+            };
+            serde::de::Error::custom(
+                format!(
+                    "{}{}{}",
+                    parse::INNER_PATH_MARK,
+                    inner_path,
+                    parse::INNER_PATH_MARK
+                ) + &message,
+            )
+        })?;
+        Ok(Node {
+            id: wire.id,
+            label: wire.label,
+            position: wire.position,
+            spec,
+        })
+    }
+}
+
+impl JsonSchema for Node {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Node".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schema::node_schema(generator)
+    }
+}

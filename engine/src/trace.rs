@@ -1,0 +1,313 @@
+//! The structured trace: every send, delivery, drop, duplicate, timer, state change, fault and check.
+//!
+//! Each event has one stable text line (`TraceEvent::line`), shared by the CLI,
+//! the tests and the UI's event log. The run's digest is SHA-256 over those
+//! lines, so two runs with equal digests printed identical traces.
+//! Memory is bounded: only the last `TRACE_RING_CAPACITY` events are kept
+//! (plus an opt-in full record for `faultline run --trace`).
+
+use crate::message::{MessageClass, MessageId, NodeId, Payload};
+use crate::scenario::limits::TRACE_RING_CAPACITY;
+use crate::time::SimTime;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::VecDeque;
+use std::fmt::Write as _;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TraceEvent {
+    /// Position in the trace, from 0; with `time` it orders the history.
+    pub seq: u64,
+    pub time: SimTime,
+    pub kind: TraceKind,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DropReason {
+    /// The link's loss probability struck.
+    Loss,
+    /// A partition separated sender and receiver (at send or at delivery).
+    Partition,
+    /// The receiver was crashed when the message arrived.
+    NodeDown,
+    /// The global in-flight bound was reached (see limits).
+    InFlightLimit,
+}
+
+impl DropReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DropReason::Loss => "loss",
+            DropReason::Partition => "partition",
+            DropReason::NodeDown => "node_down",
+            DropReason::InFlightLimit => "in_flight_limit",
+        }
+    }
+}
+
+/// Jepsen-style operation phases: `invoke`, then exactly one of `ok`, `fail`
+/// (definitely did not happen) or `info` (outcome unknown, e.g. a timeout).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OperationPhase {
+    Invoke,
+    Ok,
+    Fail,
+    Info,
+}
+
+impl OperationPhase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OperationPhase::Invoke => "invoke",
+            OperationPhase::Ok => "ok",
+            OperationPhase::Fail => "fail",
+            OperationPhase::Info => "info",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultOrigin {
+    /// From the scenario's timeline.
+    Scripted,
+    /// Drawn by the nemesis from the seed.
+    Nemesis,
+    /// Injected live through the API (the UI); recorded into the plan.
+    Live,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TraceKind {
+    NodeStart {
+        node: NodeId,
+    },
+    Send {
+        message: MessageId,
+        from: NodeId,
+        to: NodeId,
+        class: MessageClass,
+        payload: Payload,
+    },
+    Deliver {
+        message: MessageId,
+        from: NodeId,
+        to: NodeId,
+        class: MessageClass,
+        payload: Payload,
+        duplicate: bool,
+    },
+    Drop {
+        message: MessageId,
+        from: NodeId,
+        to: NodeId,
+        reason: DropReason,
+    },
+    Duplicate {
+        message: MessageId,
+        from: NodeId,
+        to: NodeId,
+    },
+    Hold {
+        message: MessageId,
+        from: NodeId,
+        to: NodeId,
+    },
+    Timer {
+        node: NodeId,
+        timer: u64,
+    },
+    State {
+        node: NodeId,
+        text: String,
+    },
+    Operation {
+        node: NodeId,
+        operation: u64,
+        phase: OperationPhase,
+        detail: String,
+    },
+    Fault {
+        origin: FaultOrigin,
+        text: String,
+        nodes: Vec<NodeId>,
+    },
+    CheckViolation {
+        check: String,
+        text: String,
+    },
+    RunEnd {
+        reason: String,
+    },
+}
+
+impl TraceEvent {
+    /// The stable one-line form, e.g.
+    /// `0.001250s #17 deliver m4 client->server request op=3 stream=0`.
+    pub fn line(&self, node_names: &[String]) -> String {
+        let name = |node: &NodeId| {
+            node_names
+                .get(node.index())
+                .map(String::as_str)
+                .unwrap_or("?")
+        };
+        let mut line = format!("{} #{} ", self.time, self.seq);
+        let _ = match &self.kind {
+            TraceKind::NodeStart { node } => write!(line, "start {}", name(node)),
+            TraceKind::Send {
+                message,
+                from,
+                to,
+                payload,
+                ..
+            } => {
+                write!(
+                    line,
+                    "send {message} {}->{} {payload}",
+                    name(from),
+                    name(to)
+                )
+            }
+            TraceKind::Deliver {
+                message,
+                from,
+                to,
+                payload,
+                duplicate,
+                ..
+            } => write!(
+                line,
+                "deliver {message} {}->{} {payload}{}",
+                name(from),
+                name(to),
+                if *duplicate { " (duplicate)" } else { "" }
+            ),
+            TraceKind::Drop {
+                message,
+                from,
+                to,
+                reason,
+            } => {
+                write!(
+                    line,
+                    "drop {message} {}->{} reason={}",
+                    name(from),
+                    name(to),
+                    reason.as_str()
+                )
+            }
+            TraceKind::Duplicate { message, from, to } => {
+                write!(line, "duplicate {message} {}->{}", name(from), name(to))
+            }
+            TraceKind::Hold { message, from, to } => {
+                write!(line, "hold {message} {}->{}", name(from), name(to))
+            }
+            TraceKind::Timer { node, timer } => write!(line, "timer {} t{timer}", name(node)),
+            TraceKind::State { node, text } => write!(line, "state {} {text}", name(node)),
+            TraceKind::Operation {
+                node,
+                operation,
+                phase,
+                detail,
+            } => {
+                let separator = if detail.is_empty() { "" } else { " " };
+                write!(
+                    line,
+                    "op {} {operation} {}{separator}{detail}",
+                    name(node),
+                    phase.as_str()
+                )
+            }
+            TraceKind::Fault { origin, text, .. } => {
+                let origin = match origin {
+                    FaultOrigin::Scripted => "scripted",
+                    FaultOrigin::Nemesis => "nemesis",
+                    FaultOrigin::Live => "live",
+                };
+                write!(line, "fault {origin} {text}")
+            }
+            TraceKind::CheckViolation { check, text } => write!(line, "violation {check} {text}"),
+            TraceKind::RunEnd { reason } => write!(line, "end {reason}"),
+        };
+        line
+    }
+
+    /// Nodes an event concerns, for UI highlighting and filtering.
+    pub fn nodes(&self) -> Vec<NodeId> {
+        match &self.kind {
+            TraceKind::NodeStart { node }
+            | TraceKind::Timer { node, .. }
+            | TraceKind::State { node, .. }
+            | TraceKind::Operation { node, .. } => vec![*node],
+            TraceKind::Send { from, to, .. }
+            | TraceKind::Deliver { from, to, .. }
+            | TraceKind::Drop { from, to, .. }
+            | TraceKind::Duplicate { from, to, .. }
+            | TraceKind::Hold { from, to, .. } => vec![*from, *to],
+            TraceKind::Fault { nodes, .. } => nodes.clone(),
+            TraceKind::CheckViolation { .. } | TraceKind::RunEnd { .. } => Vec::new(),
+        }
+    }
+}
+
+/// Digest, bounded recent history, and an optional full record.
+pub struct TraceLog {
+    hasher: Sha256,
+    recent: VecDeque<(TraceEvent, String)>,
+    full_record: Option<Vec<String>>,
+    count: u64,
+}
+
+impl TraceLog {
+    pub fn new(record_full_trace: bool) -> TraceLog {
+        TraceLog {
+            hasher: Sha256::new(),
+            recent: VecDeque::new(),
+            full_record: record_full_trace.then(Vec::new),
+            count: 0,
+        }
+    }
+
+    pub fn append(&mut self, event: TraceEvent, node_names: &[String]) {
+        let line = event.line(node_names);
+        self.hasher.update(line.as_bytes());
+        self.hasher.update(b"\n");
+        self.count += 1;
+        if let Some(record) = &mut self.full_record {
+            record.push(line.clone());
+        }
+        if self.recent.len() == TRACE_RING_CAPACITY {
+            self.recent.pop_front();
+        }
+        self.recent.push_back((event, line));
+    }
+
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// Hex SHA-256 of every line so far (the run's identity).
+    pub fn digest_hex(&self) -> String {
+        let digest = self.hasher.clone().finalize();
+        digest
+            .iter()
+            .fold(String::with_capacity(64), |mut text, byte| {
+                let _ = write!(text, "{byte:02x}");
+                text
+            })
+    }
+
+    /// The most recent events (oldest first) with their lines.
+    pub fn recent(
+        &self,
+    ) -> impl DoubleEndedIterator<Item = &(TraceEvent, String)> + ExactSizeIterator {
+        self.recent.iter()
+    }
+
+    pub fn take_full_record(&mut self) -> Option<Vec<String>> {
+        self.full_record.take()
+    }
+}
