@@ -33,9 +33,10 @@ pub fn parse_scenario(text: &str) -> Result<Scenario, Problems> {
         Problems::single(
             "",
             format!(
-                "{kind} at line {} column {}: {error}",
+                "{kind} at line {} column {}: {}",
                 error.line(),
-                error.column()
+                error.column(),
+                strip_serde_position(&error.to_string())
             ),
         )
     })?;

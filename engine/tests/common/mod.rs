@@ -1,0 +1,66 @@
+//! Helpers shared by the engine's integration tests: loading examples and building small scenarios.
+#![allow(dead_code)]
+
+use faultline_engine::scenario::{Scenario, parse_scenario};
+
+/// The example scenarios shipped in `public/scenarios/`, embedded so that the
+/// same bytes are used natively and on wasm32.
+pub const EXAMPLES: &[(&str, &str)] = &[
+    (
+        "mm1-queue",
+        include_str!("../../../public/scenarios/mm1-queue.json"),
+    ),
+    (
+        "mmc-erlang-c",
+        include_str!("../../../public/scenarios/mmc-erlang-c.json"),
+    ),
+    (
+        "three-node-chain-partition",
+        include_str!("../../../public/scenarios/three-node-chain-partition.json"),
+    ),
+    (
+        "closed-loop-nemesis",
+        include_str!("../../../public/scenarios/closed-loop-nemesis.json"),
+    ),
+];
+
+pub fn example(name: &str) -> Scenario {
+    let (_, text) = EXAMPLES
+        .iter()
+        .find(|(example, _)| *example == name)
+        .unwrap_or_else(|| panic!("no example {name}"));
+    parse_scenario(text).unwrap_or_else(|problems| panic!("example {name} is invalid:\n{problems}"))
+}
+
+/// Parses a scenario written inline in a test, panicking with every problem.
+pub fn scenario(json: serde_json::Value) -> Scenario {
+    faultline_engine::scenario::parse_scenario_value(json)
+        .unwrap_or_else(|problems| panic!("test scenario is invalid:\n{problems}"))
+}
+
+/// Golden digests: `name digest` per line. Shared by native and wasm32 tests,
+/// so equal results on both prove the platforms agree bit for bit.
+pub const GOLDEN_DIGESTS: &str = include_str!("../golden/digests.txt");
+
+/// How long each example runs for the digest comparison (short enough for
+/// an unoptimised wasm build, long enough to cover faults and the nemesis).
+pub const GOLDEN_RUN_MS: u64 = 12_000;
+
+pub fn golden_digest(name: &str) -> Option<&'static str> {
+    GOLDEN_DIGESTS.lines().find_map(|line| {
+        let (example, digest) = line.split_once(' ')?;
+        (example == name).then_some(digest.trim())
+    })
+}
+
+pub fn example_digest(name: &str, seed: Option<u64>) -> String {
+    let scenario = example(name);
+    let options = faultline_engine::SimulatorOptions {
+        seed,
+        duration: Some(faultline_engine::SimDuration::from_millis(GOLDEN_RUN_MS)),
+        record_full_trace: false,
+    };
+    faultline_engine::run_scenario(&scenario, options)
+        .expect("valid")
+        .digest
+}
