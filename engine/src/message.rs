@@ -59,6 +59,24 @@ impl Payload {
     }
 }
 
+impl Payload {
+    /// Compact, stable binary form for the trace digest (cheaper than text).
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        match self {
+            Payload::Request { operation, stream } => {
+                out.push(1);
+                out.extend_from_slice(&operation.to_le_bytes());
+                out.extend_from_slice(&stream.to_le_bytes());
+            }
+            Payload::Response { operation, ok } => {
+                out.push(2);
+                out.extend_from_slice(&operation.to_le_bytes());
+                out.push(u8::from(*ok));
+            }
+        }
+    }
+}
+
 impl fmt::Display for Payload {
     /// Stable text used in trace lines: changing it changes every digest.
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {

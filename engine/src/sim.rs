@@ -100,19 +100,16 @@ enum Event {
     Sample,
 }
 
+/// A heap entry is only the ordering key and a slot in `Simulator::event_slots`:
+/// sifting 24-byte keys instead of whole events was the kernel's largest cost.
+#[derive(Clone, Copy, PartialEq, Eq)]
 struct Scheduled {
     time: SimTime,
     class: EventClass,
     seq: u64,
-    event: Event,
+    slot: u32,
 }
 
-impl PartialEq for Scheduled {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-impl Eq for Scheduled {}
 impl PartialOrd for Scheduled {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
@@ -120,6 +117,7 @@ impl PartialOrd for Scheduled {
 }
 impl Ord for Scheduled {
     /// Reversed so that `BinaryHeap` (a max-heap) pops the earliest event.
+    /// `slot` never decides: `seq` is unique.
     fn cmp(&self, other: &Self) -> Ordering {
         (other.time, other.class, other.seq).cmp(&(self.time, self.class, self.seq))
     }
@@ -204,6 +202,9 @@ pub struct Simulator {
     now: SimTime,
     next_seq: u64,
     queue: BinaryHeap<Scheduled>,
+    /// Event bodies, indexed by `Scheduled::slot`; freed slots are reused.
+    event_slots: Vec<Option<Event>>,
+    free_slots: Vec<u32>,
     nodes: Vec<NodeRuntime>,
     node_names: Vec<String>,
     node_ids: BTreeMap<String, NodeId>,
@@ -299,6 +300,8 @@ impl Simulator {
             now: SimTime::ZERO,
             next_seq: 0,
             queue: BinaryHeap::new(),
+            event_slots: Vec::new(),
+            free_slots: Vec::new(),
             nodes,
             node_names,
             node_ids,
@@ -356,11 +359,21 @@ impl Simulator {
     fn schedule(&mut self, time: SimTime, class: EventClass, event: Event) {
         let seq = self.next_seq;
         self.next_seq += 1;
+        let slot = match self.free_slots.pop() {
+            Some(slot) => {
+                self.event_slots[slot as usize] = Some(event);
+                slot
+            }
+            None => {
+                self.event_slots.push(Some(event));
+                (self.event_slots.len() - 1) as u32
+            }
+        };
         self.queue.push(Scheduled {
             time,
             class,
             seq,
-            event,
+            slot,
         });
     }
 
@@ -436,9 +449,13 @@ impl Simulator {
         let Some(scheduled) = self.queue.pop() else {
             return self.finished;
         };
+        let Some(event) = self.event_slots[scheduled.slot as usize].take() else {
+            return self.finished;
+        };
+        self.free_slots.push(scheduled.slot);
         self.now = scheduled.time;
         self.events_processed += 1;
-        self.handle(scheduled.event);
+        self.handle(event);
         None
     }
 
@@ -942,10 +959,20 @@ impl Simulator {
         }
     }
 
-    /// The last `limit` trace lines, oldest first.
+    /// The last `limit` trace lines, oldest first (formatted on demand).
     pub fn recent_trace_lines(&self, limit: usize) -> Vec<String> {
         let recent = self.trace.recent();
         let skip = recent.len().saturating_sub(limit);
-        recent.skip(skip).map(|(_, line)| line.clone()).collect()
+        recent
+            .skip(skip)
+            .map(|event| event.line(&self.node_names))
+            .collect()
+    }
+
+    /// The last `limit` structured trace events, oldest first.
+    pub fn recent_trace_events(&self, limit: usize) -> Vec<TraceEvent> {
+        let recent = self.trace.recent();
+        let skip = recent.len().saturating_sub(limit);
+        recent.skip(skip).cloned().collect()
     }
 }

@@ -1,18 +1,21 @@
 //! The structured trace: every send, delivery, drop, duplicate, timer, state change, fault and check.
 //!
 //! Each event has one stable text line (`TraceEvent::line`), shared by the CLI,
-//! the tests and the UI's event log. The run's digest is SHA-256 over those
-//! lines, so two runs with equal digests printed identical traces.
+//! the tests and the UI's event log. The run's digest is XXH3-128 over a
+//! compact binary encoding of every event (`TraceEvent::encode`), which holds
+//! the same information as the line: equal digests mean identical traces.
+//! Text is only formatted when someone reads it — formatting every event cost
+//! more than the rest of the kernel together (see the kernel_throughput bench).
 //! Memory is bounded: only the last `TRACE_RING_CAPACITY` events are kept
-//! (plus an opt-in full record for `faultline run --trace`).
+//! (plus an opt-in full record of lines for `faultline run --trace`).
 
 use crate::message::{MessageClass, MessageId, NodeId, Payload};
 use crate::scenario::limits::TRACE_RING_CAPACITY;
 use crate::time::SimTime;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::collections::VecDeque;
 use std::fmt::Write as _;
+use xxhash_rust::xxh3::Xxh3;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TraceEvent {
@@ -230,6 +233,108 @@ impl TraceEvent {
         line
     }
 
+    /// Stable binary form hashed into the run digest. Every field that the text
+    /// line shows is encoded (node ids stand for their names, which are fixed
+    /// for a scenario), so the digest identifies the printed trace.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        fn node(out: &mut Vec<u8>, node: NodeId) {
+            out.extend_from_slice(&node.0.to_le_bytes());
+        }
+        fn text(out: &mut Vec<u8>, text: &str) {
+            out.extend_from_slice(&(text.len() as u32).to_le_bytes());
+            out.extend_from_slice(text.as_bytes());
+        }
+        fn route(out: &mut Vec<u8>, tag: u8, message: MessageId, from: NodeId, to: NodeId) {
+            out.push(tag);
+            out.extend_from_slice(&message.0.to_le_bytes());
+            node(out, from);
+            node(out, to);
+        }
+        out.extend_from_slice(&self.seq.to_le_bytes());
+        out.extend_from_slice(&self.time.as_micros().to_le_bytes());
+        match &self.kind {
+            TraceKind::NodeStart { node: started } => {
+                out.push(1);
+                node(out, *started);
+            }
+            TraceKind::Send {
+                message,
+                from,
+                to,
+                payload,
+                ..
+            } => {
+                route(out, 2, *message, *from, *to);
+                payload.encode(out);
+            }
+            TraceKind::Deliver {
+                message,
+                from,
+                to,
+                payload,
+                duplicate,
+                ..
+            } => {
+                route(out, 3, *message, *from, *to);
+                payload.encode(out);
+                out.push(u8::from(*duplicate));
+            }
+            TraceKind::Drop {
+                message,
+                from,
+                to,
+                reason,
+            } => {
+                route(out, 4, *message, *from, *to);
+                out.push(*reason as u8);
+            }
+            TraceKind::Duplicate { message, from, to } => route(out, 5, *message, *from, *to),
+            TraceKind::Hold { message, from, to } => route(out, 6, *message, *from, *to),
+            TraceKind::Timer { node: fired, timer } => {
+                out.push(7);
+                node(out, *fired);
+                out.extend_from_slice(&timer.to_le_bytes());
+            }
+            TraceKind::State {
+                node: changed,
+                text: state,
+            } => {
+                out.push(8);
+                node(out, *changed);
+                text(out, state);
+            }
+            TraceKind::Operation {
+                node: client,
+                operation,
+                phase,
+                detail,
+            } => {
+                out.push(9);
+                node(out, *client);
+                out.extend_from_slice(&operation.to_le_bytes());
+                out.push(*phase as u8);
+                text(out, detail);
+            }
+            // Origin is deliberately not encoded (see `line`).
+            TraceKind::Fault { text: fault, .. } => {
+                out.push(10);
+                text(out, fault);
+            }
+            TraceKind::CheckViolation {
+                check,
+                text: detail,
+            } => {
+                out.push(11);
+                text(out, check);
+                text(out, detail);
+            }
+            TraceKind::RunEnd { reason } => {
+                out.push(12);
+                text(out, reason);
+            }
+        }
+    }
+
     /// Nodes an event concerns, for UI highlighting and filtering.
     pub fn nodes(&self) -> Vec<NodeId> {
         match &self.kind {
@@ -250,8 +355,9 @@ impl TraceEvent {
 
 /// Digest, bounded recent history, and an optional full record.
 pub struct TraceLog {
-    hasher: Sha256,
-    recent: VecDeque<(TraceEvent, String)>,
+    hasher: Xxh3,
+    encoded: Vec<u8>,
+    recent: VecDeque<TraceEvent>,
     full_record: Option<Vec<String>>,
     count: u64,
 }
@@ -259,7 +365,8 @@ pub struct TraceLog {
 impl TraceLog {
     pub fn new(record_full_trace: bool) -> TraceLog {
         TraceLog {
-            hasher: Sha256::new(),
+            hasher: Xxh3::new(),
+            encoded: Vec::with_capacity(128),
             recent: VecDeque::new(),
             full_record: record_full_trace.then(Vec::new),
             count: 0,
@@ -267,38 +374,30 @@ impl TraceLog {
     }
 
     pub fn append(&mut self, event: TraceEvent, node_names: &[String]) {
-        let line = event.line(node_names);
-        self.hasher.update(line.as_bytes());
-        self.hasher.update(b"\n");
+        self.encoded.clear();
+        event.encode(&mut self.encoded);
+        self.hasher.update(&self.encoded);
         self.count += 1;
         if let Some(record) = &mut self.full_record {
-            record.push(line.clone());
+            record.push(event.line(node_names));
         }
         if self.recent.len() == TRACE_RING_CAPACITY {
             self.recent.pop_front();
         }
-        self.recent.push_back((event, line));
+        self.recent.push_back(event);
     }
 
     pub fn count(&self) -> u64 {
         self.count
     }
 
-    /// Hex SHA-256 of every line so far (the run's identity).
+    /// Hex XXH3-128 of every event so far (the run's identity).
     pub fn digest_hex(&self) -> String {
-        let digest = self.hasher.clone().finalize();
-        digest
-            .iter()
-            .fold(String::with_capacity(64), |mut text, byte| {
-                let _ = write!(text, "{byte:02x}");
-                text
-            })
+        format!("{:032x}", self.hasher.digest128())
     }
 
-    /// The most recent events (oldest first) with their lines.
-    pub fn recent(
-        &self,
-    ) -> impl DoubleEndedIterator<Item = &(TraceEvent, String)> + ExactSizeIterator {
+    /// The most recent events, oldest first.
+    pub fn recent(&self) -> impl DoubleEndedIterator<Item = &TraceEvent> + ExactSizeIterator {
         self.recent.iter()
     }
 

@@ -5,6 +5,7 @@ use super::{Checker, Property, Violation};
 use crate::message::{MessageId, NodeId};
 use crate::time::{SimDuration, SimTime};
 use crate::trace::{OperationPhase, TraceEvent, TraceKind};
+use fixedbitset::FixedBitSet;
 use std::collections::BTreeMap;
 
 /// Always: every delivered message was sent before.
@@ -72,12 +73,41 @@ impl Checker for NoPhantomDelivery {
 /// Always: a message is delivered at most once, unless the network duplicated it.
 #[derive(Default)]
 pub struct NoUnexpectedDuplicateDelivery {
-    /// Deliveries allowed still, per message (1 + duplicates the network made).
+    /// Deliveries still allowed for messages not yet fully delivered or dropped
+    /// (1 + copies the network made). Entries leave when they reach zero, so
+    /// this holds only what is in flight.
     allowance: BTreeMap<MessageId, u32>,
+    /// Messages whose allowance is used up, by id (ids are dense, from 0): one
+    /// bit per message keeps memory small for long runs.
+    exhausted: FixedBitSet,
 }
 
 impl NoUnexpectedDuplicateDelivery {
     pub const NAME: &'static str = "no_unexpected_duplicate_delivery";
+
+    fn consume(&mut self, message: MessageId) -> Consumed {
+        match self.allowance.get_mut(&message) {
+            Some(left) => {
+                *left -= 1;
+                if *left == 0 {
+                    self.allowance.remove(&message);
+                    let index = message.0 as usize;
+                    self.exhausted.grow(index + 1);
+                    self.exhausted.insert(index);
+                }
+                Consumed::Allowed
+            }
+            None if self.exhausted.contains(message.0 as usize) => Consumed::AlreadyExhausted,
+            None => Consumed::Unknown,
+        }
+    }
+}
+
+enum Consumed {
+    Allowed,
+    AlreadyExhausted,
+    /// Never sent: `no_phantom_delivery` reports that.
+    Unknown,
 }
 
 impl Checker for NoUnexpectedDuplicateDelivery {
@@ -99,27 +129,23 @@ impl Checker for NoUnexpectedDuplicateDelivery {
                 *self.allowance.entry(*message).or_default() += 1;
             }
             TraceKind::Drop { message, .. } => {
-                if let Some(left) = self.allowance.get_mut(message) {
-                    *left = left.saturating_sub(1);
-                }
+                self.consume(*message);
             }
             TraceKind::Deliver {
                 message, from, to, ..
-            } => match self.allowance.get_mut(message) {
-                Some(left) if *left > 0 => {
-                    *left -= 1;
+            } => {
+                if let Consumed::AlreadyExhausted = self.consume(*message) {
+                    violations.push(Violation {
+                        time: event.time,
+                        event_seq: Some(event.seq),
+                        detail: format!(
+                            "{message} delivered again although its link did not duplicate it"
+                        ),
+                        messages: vec![*message],
+                        nodes: vec![*from, *to],
+                    });
                 }
-                Some(_) => violations.push(Violation {
-                    time: event.time,
-                    event_seq: Some(event.seq),
-                    detail: format!(
-                        "{message} delivered again although its link did not duplicate it"
-                    ),
-                    messages: vec![*message],
-                    nodes: vec![*from, *to],
-                }),
-                None => {}
-            },
+            }
             _ => {}
         }
     }

@@ -211,11 +211,9 @@ impl Component for Sink {
                     _ => self.finish_job(ctx, tag.id, !failed),
                 }
             }
-            TIMER_DOWNSTREAM_TIMEOUT => {
-                if self.awaiting_downstream.remove(&tag.id).is_some() {
-                    ctx.error("downstream_timeout");
-                    self.finish_job(ctx, tag.id, false);
-                }
+            TIMER_DOWNSTREAM_TIMEOUT if self.awaiting_downstream.remove(&tag.id).is_some() => {
+                ctx.error("downstream_timeout");
+                self.finish_job(ctx, tag.id, false);
             }
             _ => {}
         }

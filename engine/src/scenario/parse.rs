@@ -91,7 +91,6 @@ fn clarify_serde_message(message: &str) -> String {
         )
         .replace("expected f64", "expected a number")
         .replace("expected i64", "expected a whole number")
-        .replace("expected a string", "expected a string")
         .replace("expected a sequence", "expected an array")
         .replace("expected struct ", "expected an object ")
 }
