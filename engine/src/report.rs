@@ -55,7 +55,7 @@ impl RunReport {
                 .collect();
             let metrics = &simulator.metrics().nodes[index];
             let (p50, p95, p99, max) = metrics.run_latency_ms();
-            values.insert("completed_total".into(), metrics.total_completed as f64);
+            values.insert("ok_total".into(), metrics.total_completed as f64);
             values.insert("errors_total".into(), metrics.total_errors as f64);
             values.insert("latency_p50_ms".into(), p50);
             values.insert("latency_p95_ms".into(), p95);

@@ -263,9 +263,11 @@ impl Component for Sink {
             }
         };
         let admitted = statistics.arrivals - statistics.rejected;
+        // `served` counts every answered request, ok or error; the report's
+        // generic `ok_total`/`errors_total` split them.
         vec![
             ("arrivals", statistics.arrivals as f64),
-            ("completed", statistics.completed as f64),
+            ("served", statistics.completed as f64),
             ("rejected", statistics.rejected as f64),
             ("errors", statistics.errors as f64),
             (
