@@ -1,2 +1,13 @@
-//! Faultline app entry point.
-fn main() {}
+//! Faultline app entry point: installs the panic hook and mounts the root component.
+
+mod app;
+mod components;
+mod driver;
+mod format;
+mod loader;
+mod workspace;
+
+fn main() {
+    console_error_panic_hook::set_once();
+    leptos::mount::mount_to_body(app::App);
+}
