@@ -14,6 +14,31 @@ pub fn sim_seconds(time_us: u64) -> String {
     format!("{whole_seconds}.{millis:03} s")
 }
 
+/// `30 s`, `1.5 s`, `250 ms`: a run length as a person would write it.
+pub fn duration_ms(duration_ms: u64) -> String {
+    if duration_ms < 1_000 {
+        format!("{duration_ms} ms")
+    } else if duration_ms.is_multiple_of(1_000) {
+        format!("{} s", duration_ms / 1_000)
+    } else {
+        format!(
+            "{} s",
+            sim_seconds(duration_ms * MICROS_PER_MILLI)
+                .trim_end_matches(" s")
+                .trim_end_matches('0')
+        )
+    }
+}
+
+/// `1 link`, `3 links`: a count with its noun, pluralised in English.
+pub fn counted(value: usize, singular: &str, plural: &str) -> String {
+    format!(
+        "{} {}",
+        count(value as u64),
+        if value == 1 { singular } else { plural }
+    )
+}
+
 /// `1,234,567`: an integer with thousands separators.
 pub fn count(value: u64) -> String {
     let digits = value.to_string();
@@ -65,6 +90,15 @@ mod tests {
         assert_eq!(sim_seconds(0), "0.000 s");
         assert_eq!(sim_seconds(12_345_999), "12.345 s");
         assert_eq!(sim_seconds(30_000_000), "30.000 s");
+    }
+
+    #[test]
+    fn durations_and_counted_nouns_read_naturally() {
+        assert_eq!(duration_ms(250), "250 ms");
+        assert_eq!(duration_ms(30_000), "30 s");
+        assert_eq!(duration_ms(1_500), "1.5 s");
+        assert_eq!(counted(1, "link", "links"), "1 link");
+        assert_eq!(counted(2_000, "node", "nodes"), "2,000 nodes");
     }
 
     #[test]

@@ -15,10 +15,10 @@ pub fn ScenarioSummary(scenario: ReadSignal<Option<Scenario>>) -> impl IntoView 
                     scenario.metadata.title.clone()
                 };
                 let facts = format!(
-                    "{} nodes · {} links · {} · seed {}",
-                    scenario.topology.nodes.len(),
-                    scenario.topology.links.len(),
-                    format::sim_seconds(scenario.run.duration_ms.saturating_mul(1_000)),
+                    "{} · {} · {} run · seed {}",
+                    format::counted(scenario.topology.nodes.len(), "node", "nodes"),
+                    format::counted(scenario.topology.links.len(), "link", "links"),
+                    format::duration_ms(scenario.run.duration_ms),
                     scenario.run.seed,
                 );
                 // Title and description come from the file: text nodes only.
