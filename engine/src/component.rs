@@ -9,7 +9,7 @@
 use crate::message::{Envelope, NodeId, Payload};
 use crate::rng::SimRng;
 use crate::time::{SimDuration, SimTime};
-use crate::trace::OperationPhase;
+use crate::trace::{Fact, OperationPhase};
 use serde::{Deserialize, Serialize};
 
 /// Identifies a timer; unique per run.
@@ -57,6 +57,8 @@ pub enum Effect {
         detail: String,
     },
     Metric(MetricEffect),
+    /// A structured fact for checkers (see `trace::Fact`).
+    Fact(Fact),
 }
 
 /// Everything a handler may read, and the sink for the effects it emits.
@@ -152,6 +154,12 @@ impl<'a> Context<'a> {
             phase,
             detail: detail.into(),
         });
+    }
+
+    /// A structured fact for checkers (log appends, truncations, elections).
+    /// Like `state`, it is recorded even from `on_crash`.
+    pub fn fact(&mut self, fact: Fact) {
+        self.effects.push(Effect::Fact(fact));
     }
 
     pub fn completed(&mut self, latency: SimDuration) {

@@ -4,6 +4,7 @@
 //! component adds variants here (and a `describe` arm) without touching the
 //! simulator, the network or the trace machinery.
 
+use crate::scenario::KafkaAcks;
 use crate::time::SimTime;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -48,6 +49,164 @@ pub enum Payload {
     Request { operation: u64, stream: u32 },
     /// The answer to `operation`; `ok` false means the server reported an error.
     Response { operation: u64, ok: bool },
+    /// Kafka producer → controller: where are the leaders of `topic`?
+    KafkaMetadataRequest { topic: String },
+    /// Controller → producer: every partition of the topic (leader, epoch).
+    KafkaMetadataResponse {
+        topic: String,
+        partitions: Vec<KafkaPartitionState>,
+    },
+    /// Producer → partition leader: append one record (a batch of one).
+    KafkaProduce {
+        correlation: u64,
+        topic: String,
+        partition: u32,
+        acks: KafkaAcks,
+        /// `offset` and `leader_epoch` are assigned by the leader.
+        record: KafkaRecord,
+    },
+    /// Leader → producer: `offset` of the record, or why it was refused.
+    KafkaProduceResponse {
+        correlation: u64,
+        topic: String,
+        partition: u32,
+        offset: u64,
+        error: Option<KafkaError>,
+    },
+    /// Follower → leader: records from `fetch_offset` on; `fetch_offset`
+    /// also tells the leader how far this follower has caught up.
+    KafkaFetch {
+        topic: String,
+        partition: u32,
+        leader_epoch: u32,
+        fetch_offset: u64,
+    },
+    KafkaFetchResponse {
+        topic: String,
+        partition: u32,
+        leader_epoch: u32,
+        fetch_offset: u64,
+        high_watermark: u64,
+        records: Vec<KafkaRecord>,
+        error: Option<KafkaError>,
+    },
+    /// Follower → leader (KIP-101 OffsetsForLeaderEpoch): where does your log
+    /// of `requested_epoch` end? The follower truncates to the answer.
+    KafkaEpochEndOffset {
+        topic: String,
+        partition: u32,
+        leader_epoch: u32,
+        requested_epoch: u32,
+    },
+    /// `epoch` is the largest epoch ≤ the requested one that the leader knows
+    /// (KIP-279), `end_offset` where it ends in the leader's log.
+    KafkaEpochEndOffsetResponse {
+        topic: String,
+        partition: u32,
+        leader_epoch: u32,
+        requested_epoch: u32,
+        epoch: u32,
+        end_offset: u64,
+        error: Option<KafkaError>,
+    },
+    /// Broker → controller, every third of the session timeout.
+    KafkaBrokerHeartbeat,
+    /// Controller → broker: the state of partitions it hosts (LeaderAndIsr;
+    /// also the answer to each heartbeat, so a lost push is repaired).
+    KafkaLeaderAndIsr {
+        partitions: Vec<KafkaPartitionState>,
+    },
+    /// Leader → controller: change the ISR (shrink or expand). Valid only for
+    /// the current leader epoch and partition epoch.
+    KafkaAlterPartition {
+        topic: String,
+        partition: u32,
+        leader_epoch: u32,
+        partition_epoch: u32,
+        isr: Vec<NodeId>,
+    },
+}
+
+/// One partition as the controller sees it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KafkaPartitionState {
+    pub topic: String,
+    pub partition: u32,
+    /// Assigned replicas; the first is the preferred leader.
+    pub replicas: Vec<NodeId>,
+    pub leader: Option<NodeId>,
+    /// Bumped on every leader change (including to no leader).
+    pub leader_epoch: u32,
+    pub isr: Vec<NodeId>,
+    /// Bumped on every change of leader or ISR.
+    pub partition_epoch: u32,
+    /// The topic's `min.insync.replicas` (topic config travels with the state).
+    pub min_insync_replicas: u32,
+}
+
+/// One record in a partition's log.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KafkaRecord {
+    pub offset: u64,
+    /// Epoch of the leader that appended it (KIP-101 truncation uses it).
+    pub leader_epoch: u32,
+    pub producer_id: u64,
+    pub producer_epoch: u32,
+    /// Per (producer, partition); used for deduplication when idempotent.
+    pub sequence: u32,
+    pub key: u32,
+    /// Unique per producer: the write's identity in the history.
+    pub value: u64,
+}
+
+/// Kafka error codes the simulation uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KafkaError {
+    NotLeaderOrFollower,
+    /// acks=all refused before appending: ISR smaller than min ISR.
+    NotEnoughReplicas,
+    /// acks=all: appended, but the ISR shrank below min ISR before commit.
+    NotEnoughReplicasAfterAppend,
+    /// The requester's leader epoch is older than the leader's.
+    FencedLeaderEpoch,
+    /// The requester's leader epoch is newer than this broker knows.
+    UnknownLeaderEpoch,
+    OutOfOrderSequence,
+    OffsetOutOfRange,
+    /// The simulator's per-partition record cap was reached (not a Kafka error).
+    LogFull,
+    /// The leader's queue of acks=all requests waiting for commit is full.
+    RequestTimedOut,
+}
+
+impl KafkaError {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KafkaError::NotLeaderOrFollower => "NOT_LEADER_OR_FOLLOWER",
+            KafkaError::NotEnoughReplicas => "NOT_ENOUGH_REPLICAS",
+            KafkaError::NotEnoughReplicasAfterAppend => "NOT_ENOUGH_REPLICAS_AFTER_APPEND",
+            KafkaError::FencedLeaderEpoch => "FENCED_LEADER_EPOCH",
+            KafkaError::UnknownLeaderEpoch => "UNKNOWN_LEADER_EPOCH",
+            KafkaError::OutOfOrderSequence => "OUT_OF_ORDER_SEQUENCE_NUMBER",
+            KafkaError::OffsetOutOfRange => "OFFSET_OUT_OF_RANGE",
+            KafkaError::LogFull => "LOG_FULL",
+            KafkaError::RequestTimedOut => "REQUEST_TIMED_OUT",
+        }
+    }
+
+    /// A producer may retry these (Kafka's `RetriableException`s).
+    pub fn retriable(self) -> bool {
+        !matches!(self, KafkaError::LogFull)
+    }
+
+    /// True when the record may be in the log although the request failed.
+    pub fn maybe_appended(self) -> bool {
+        matches!(
+            self,
+            KafkaError::NotEnoughReplicasAfterAppend | KafkaError::RequestTimedOut
+        )
+    }
 }
 
 impl Payload {
@@ -55,8 +214,95 @@ impl Payload {
         match self {
             Payload::Request { .. } => MessageClass::Request,
             Payload::Response { .. } => MessageClass::Response,
+            Payload::KafkaProduce { .. } | Payload::KafkaProduceResponse { .. } => {
+                MessageClass::Publish
+            }
+            Payload::KafkaFetch { .. }
+            | Payload::KafkaFetchResponse { .. }
+            | Payload::KafkaEpochEndOffset { .. }
+            | Payload::KafkaEpochEndOffsetResponse { .. } => MessageClass::Replication,
+            Payload::KafkaBrokerHeartbeat => MessageClass::Heartbeat,
+            Payload::KafkaMetadataRequest { .. }
+            | Payload::KafkaMetadataResponse { .. }
+            | Payload::KafkaLeaderAndIsr { .. }
+            | Payload::KafkaAlterPartition { .. } => MessageClass::Control,
         }
     }
+}
+
+fn encode_u32(out: &mut Vec<u8>, value: u32) {
+    out.extend_from_slice(&value.to_le_bytes());
+}
+fn encode_u64(out: &mut Vec<u8>, value: u64) {
+    out.extend_from_slice(&value.to_le_bytes());
+}
+fn encode_text(out: &mut Vec<u8>, text: &str) {
+    encode_u32(out, text.len() as u32);
+    out.extend_from_slice(text.as_bytes());
+}
+fn encode_nodes(out: &mut Vec<u8>, nodes: &[NodeId]) {
+    encode_u32(out, nodes.len() as u32);
+    for node in nodes {
+        encode_u32(out, node.0);
+    }
+}
+fn encode_optional_node(out: &mut Vec<u8>, node: Option<NodeId>) {
+    // u32::MAX is never a node index (MAX_NODES is far below it).
+    encode_u32(out, node.map_or(u32::MAX, |node| node.0));
+}
+fn encode_error(out: &mut Vec<u8>, error: Option<KafkaError>) {
+    out.push(error.map_or(0, |error| error as u8 + 1));
+}
+
+impl KafkaRecord {
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        encode_u64(out, self.offset);
+        encode_u32(out, self.leader_epoch);
+        encode_u64(out, self.producer_id);
+        encode_u32(out, self.producer_epoch);
+        encode_u32(out, self.sequence);
+        encode_u32(out, self.key);
+        encode_u64(out, self.value);
+    }
+}
+
+impl KafkaPartitionState {
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        encode_text(out, &self.topic);
+        encode_u32(out, self.partition);
+        encode_nodes(out, &self.replicas);
+        encode_optional_node(out, self.leader);
+        encode_u32(out, self.leader_epoch);
+        encode_nodes(out, &self.isr);
+        encode_u32(out, self.partition_epoch);
+        encode_u32(out, self.min_insync_replicas);
+    }
+}
+
+/// `node ids` of a list, for text (the trace line has no names at this level).
+fn node_list(nodes: &[NodeId]) -> String {
+    let ids: Vec<String> = nodes.iter().map(|node| format!("n{}", node.0)).collect();
+    format!("[{}]", ids.join(","))
+}
+
+impl fmt::Display for KafkaPartitionState {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            formatter,
+            "{}-{} leader={} epoch={} isr={} pe={}",
+            self.topic,
+            self.partition,
+            self.leader
+                .map_or("none".to_string(), |node| format!("n{}", node.0)),
+            self.leader_epoch,
+            node_list(&self.isr),
+            self.partition_epoch
+        )
+    }
+}
+
+fn error_suffix(error: Option<KafkaError>) -> String {
+    error.map_or(String::new(), |error| format!(" error={}", error.as_str()))
 }
 
 impl Payload {
@@ -72,6 +318,131 @@ impl Payload {
                 out.push(2);
                 out.extend_from_slice(&operation.to_le_bytes());
                 out.push(u8::from(*ok));
+            }
+            Payload::KafkaMetadataRequest { topic } => {
+                out.push(20);
+                encode_text(out, topic);
+            }
+            Payload::KafkaMetadataResponse { topic, partitions } => {
+                out.push(21);
+                encode_text(out, topic);
+                encode_u32(out, partitions.len() as u32);
+                for partition in partitions {
+                    partition.encode(out);
+                }
+            }
+            Payload::KafkaProduce {
+                correlation,
+                topic,
+                partition,
+                acks,
+                record,
+            } => {
+                out.push(22);
+                encode_u64(out, *correlation);
+                encode_text(out, topic);
+                encode_u32(out, *partition);
+                out.push(*acks as u8);
+                record.encode(out);
+            }
+            Payload::KafkaProduceResponse {
+                correlation,
+                topic,
+                partition,
+                offset,
+                error,
+            } => {
+                out.push(23);
+                encode_u64(out, *correlation);
+                encode_text(out, topic);
+                encode_u32(out, *partition);
+                encode_u64(out, *offset);
+                encode_error(out, *error);
+            }
+            Payload::KafkaFetch {
+                topic,
+                partition,
+                leader_epoch,
+                fetch_offset,
+            } => {
+                out.push(24);
+                encode_text(out, topic);
+                encode_u32(out, *partition);
+                encode_u32(out, *leader_epoch);
+                encode_u64(out, *fetch_offset);
+            }
+            Payload::KafkaFetchResponse {
+                topic,
+                partition,
+                leader_epoch,
+                fetch_offset,
+                high_watermark,
+                records,
+                error,
+            } => {
+                out.push(25);
+                encode_text(out, topic);
+                encode_u32(out, *partition);
+                encode_u32(out, *leader_epoch);
+                encode_u64(out, *fetch_offset);
+                encode_u64(out, *high_watermark);
+                encode_u32(out, records.len() as u32);
+                for record in records {
+                    record.encode(out);
+                }
+                encode_error(out, *error);
+            }
+            Payload::KafkaEpochEndOffset {
+                topic,
+                partition,
+                leader_epoch,
+                requested_epoch,
+            } => {
+                out.push(26);
+                encode_text(out, topic);
+                encode_u32(out, *partition);
+                encode_u32(out, *leader_epoch);
+                encode_u32(out, *requested_epoch);
+            }
+            Payload::KafkaEpochEndOffsetResponse {
+                topic,
+                partition,
+                leader_epoch,
+                requested_epoch,
+                epoch,
+                end_offset,
+                error,
+            } => {
+                out.push(27);
+                encode_text(out, topic);
+                encode_u32(out, *partition);
+                encode_u32(out, *leader_epoch);
+                encode_u32(out, *requested_epoch);
+                encode_u32(out, *epoch);
+                encode_u64(out, *end_offset);
+                encode_error(out, *error);
+            }
+            Payload::KafkaBrokerHeartbeat => out.push(28),
+            Payload::KafkaLeaderAndIsr { partitions } => {
+                out.push(29);
+                encode_u32(out, partitions.len() as u32);
+                for partition in partitions {
+                    partition.encode(out);
+                }
+            }
+            Payload::KafkaAlterPartition {
+                topic,
+                partition,
+                leader_epoch,
+                partition_epoch,
+                isr,
+            } => {
+                out.push(30);
+                encode_text(out, topic);
+                encode_u32(out, *partition);
+                encode_u32(out, *leader_epoch);
+                encode_u32(out, *partition_epoch);
+                encode_nodes(out, isr);
             }
         }
     }
@@ -91,6 +462,110 @@ impl fmt::Display for Payload {
                     if *ok { "ok" } else { "error" }
                 )
             }
+            Payload::KafkaMetadataRequest { topic } => write!(formatter, "metadata? {topic}"),
+            Payload::KafkaMetadataResponse { topic, partitions } => {
+                write!(formatter, "metadata {topic}")?;
+                for partition in partitions {
+                    write!(formatter, " | {partition}")?;
+                }
+                Ok(())
+            }
+            Payload::KafkaProduce {
+                correlation,
+                topic,
+                partition,
+                acks,
+                record,
+            } => write!(
+                formatter,
+                "produce c={correlation} {topic}-{partition} acks={} pid={} seq={} key={} value={}",
+                acks.as_str(),
+                record.producer_id,
+                record.sequence,
+                record.key,
+                record.value
+            ),
+            Payload::KafkaProduceResponse {
+                correlation,
+                topic,
+                partition,
+                offset,
+                error,
+            } => match error {
+                None => write!(
+                    formatter,
+                    "produce_ok c={correlation} {topic}-{partition} offset={offset}"
+                ),
+                Some(error) => write!(
+                    formatter,
+                    "produce_error c={correlation} {topic}-{partition} {}",
+                    error.as_str()
+                ),
+            },
+            Payload::KafkaFetch {
+                topic,
+                partition,
+                leader_epoch,
+                fetch_offset,
+            } => write!(
+                formatter,
+                "fetch {topic}-{partition} epoch={leader_epoch} offset={fetch_offset}"
+            ),
+            Payload::KafkaFetchResponse {
+                topic,
+                partition,
+                leader_epoch,
+                fetch_offset,
+                high_watermark,
+                records,
+                error,
+            } => write!(
+                formatter,
+                "fetched {topic}-{partition} epoch={leader_epoch} offset={fetch_offset} records={} hw={high_watermark}{}",
+                records.len(),
+                error_suffix(*error)
+            ),
+            Payload::KafkaEpochEndOffset {
+                topic,
+                partition,
+                leader_epoch,
+                requested_epoch,
+            } => write!(
+                formatter,
+                "epoch_end? {topic}-{partition} epoch={leader_epoch} for={requested_epoch}"
+            ),
+            Payload::KafkaEpochEndOffsetResponse {
+                topic,
+                partition,
+                leader_epoch,
+                requested_epoch,
+                epoch,
+                end_offset,
+                error,
+            } => write!(
+                formatter,
+                "epoch_end {topic}-{partition} epoch={leader_epoch} for={requested_epoch} -> epoch={epoch} end={end_offset}{}",
+                error_suffix(*error)
+            ),
+            Payload::KafkaBrokerHeartbeat => write!(formatter, "heartbeat"),
+            Payload::KafkaLeaderAndIsr { partitions } => {
+                write!(formatter, "leader_and_isr")?;
+                for partition in partitions {
+                    write!(formatter, " | {partition}")?;
+                }
+                Ok(())
+            }
+            Payload::KafkaAlterPartition {
+                topic,
+                partition,
+                leader_epoch,
+                partition_epoch,
+                isr,
+            } => write!(
+                formatter,
+                "alter_partition {topic}-{partition} epoch={leader_epoch} pe={partition_epoch} isr={}",
+                node_list(isr)
+            ),
         }
     }
 }

@@ -6,8 +6,9 @@
 //! else influences order, which is what makes a seed reproduce a run.
 
 use crate::checkers::{
-    CheckResult, Checker, CheckerSet, NoPhantomDelivery, NoUnexpectedDuplicateDelivery,
-    RequestsEventuallyResolved, TraceTimeMonotonic,
+    CheckResult, Checker, CheckerSet, LostAcknowledgedWrites, NoDuplicateLogEntries,
+    NoPhantomDelivery, NoUnexpectedDuplicateDelivery, RequestsEventuallyResolved,
+    TraceTimeMonotonic,
 };
 use crate::component::{
     Component, ComponentView, Context, Effect, MetricEffect, TimerId, TimerTag,
@@ -284,7 +285,7 @@ impl Simulator {
             })
             .max()
             .unwrap_or(0);
-        let checkers: Vec<Box<dyn Checker>> = vec![
+        let mut checkers: Vec<Box<dyn Checker>> = vec![
             Box::new(NoPhantomDelivery::default()),
             Box::new(NoUnexpectedDuplicateDelivery::default()),
             Box::new(TraceTimeMonotonic::default()),
@@ -292,6 +293,17 @@ impl Simulator {
                 longest_client_timeout_ms,
             ))),
         ];
+        // Log checkers only where there are logs: elsewhere they would pass
+        // vacuously and clutter every report.
+        if scenario
+            .topology
+            .nodes
+            .iter()
+            .any(|node| matches!(node.spec, ComponentSpec::KafkaBroker(_)))
+        {
+            checkers.push(Box::new(LostAcknowledgedWrites::new(node_names.clone())));
+            checkers.push(Box::new(NoDuplicateLogEntries::new(node_names.clone())));
+        }
         let mut simulator = Simulator {
             scenario: scenario.clone(),
             seed,
@@ -736,6 +748,7 @@ impl Simulator {
             Effect::Metric(MetricEffect::Error { kind }) => {
                 self.metrics.nodes[node.index()].record_error(kind)
             }
+            Effect::Fact(fact) => self.record(TraceKind::Fact { node, fact }),
         }
     }
 

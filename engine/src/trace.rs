@@ -9,7 +9,7 @@
 //! Memory is bounded: only the last `TRACE_RING_CAPACITY` events are kept
 //! (plus an opt-in full record of lines for `faultline run --trace`).
 
-use crate::message::{MessageClass, MessageId, NodeId, Payload};
+use crate::message::{KafkaRecord, MessageClass, MessageId, NodeId, Payload};
 use crate::scenario::limits::TRACE_RING_CAPACITY;
 use crate::time::SimTime;
 use serde::{Deserialize, Serialize};
@@ -145,6 +145,67 @@ pub enum TraceKind {
     RunEnd {
         reason: String,
     },
+    /// A structured fact a component states for checkers (log appends,
+    /// truncations, elections): parsing state text would be fragile.
+    Fact {
+        node: NodeId,
+        fact: Fact,
+    },
+}
+
+/// Why a Kafka replica cut the end off its log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TruncateReason {
+    /// KIP-101: entries past the leader's end offset for their epoch.
+    DivergentEpoch,
+    /// Power loss: records not yet written back from the page cache.
+    PowerLoss,
+}
+
+impl TruncateReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TruncateReason::DivergentEpoch => "divergent_epoch",
+            TruncateReason::PowerLoss => "power_loss",
+        }
+    }
+}
+
+/// Facts about replicated logs, stated by the components that change them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Fact {
+    /// A replica appended `record` to its log of `topic`-`partition`.
+    KafkaAppend {
+        topic: String,
+        partition: u32,
+        record: KafkaRecord,
+    },
+    /// A replica removed every entry from `to_offset` on (`removed` of them).
+    KafkaTruncate {
+        topic: String,
+        partition: u32,
+        to_offset: u64,
+        removed: u64,
+        reason: TruncateReason,
+    },
+    /// The leader's high watermark moved: entries below it are committed.
+    KafkaHighWatermark {
+        topic: String,
+        partition: u32,
+        high_watermark: u64,
+    },
+    /// The controller changed the partition's leader (`None`: offline).
+    KafkaLeader {
+        topic: String,
+        partition: u32,
+        leader: Option<NodeId>,
+        leader_epoch: u32,
+        isr: Vec<NodeId>,
+        /// Elected from outside the ISR (`unclean.leader.election.enable`).
+        unclean: bool,
+    },
 }
 
 impl TraceEvent {
@@ -229,6 +290,61 @@ impl TraceEvent {
             TraceKind::Fault { text, .. } => write!(line, "fault {text}"),
             TraceKind::CheckViolation { check, text } => write!(line, "violation {check} {text}"),
             TraceKind::RunEnd { reason } => write!(line, "end {reason}"),
+            TraceKind::Fact { node, fact } => {
+                let _ = write!(line, "fact {} ", name(node));
+                match fact {
+                    Fact::KafkaAppend {
+                        topic,
+                        partition,
+                        record,
+                    } => write!(
+                        line,
+                        "append {topic}-{partition} offset={} epoch={} pid={} seq={} key={} value={}",
+                        record.offset,
+                        record.leader_epoch,
+                        record.producer_id,
+                        record.sequence,
+                        record.key,
+                        record.value
+                    ),
+                    Fact::KafkaTruncate {
+                        topic,
+                        partition,
+                        to_offset,
+                        removed,
+                        reason,
+                    } => write!(
+                        line,
+                        "truncate {topic}-{partition} to={to_offset} removed={removed} reason={}",
+                        reason.as_str()
+                    ),
+                    Fact::KafkaHighWatermark {
+                        topic,
+                        partition,
+                        high_watermark,
+                    } => write!(
+                        line,
+                        "high_watermark {topic}-{partition} hw={high_watermark}"
+                    ),
+                    Fact::KafkaLeader {
+                        topic,
+                        partition,
+                        leader,
+                        leader_epoch,
+                        isr,
+                        unclean,
+                    } => {
+                        let isr_names: Vec<&str> = isr.iter().map(name).collect();
+                        write!(
+                            line,
+                            "leader {topic}-{partition} leader={} epoch={leader_epoch} isr=[{}]{}",
+                            leader.as_ref().map_or("none", name),
+                            isr_names.join(","),
+                            if *unclean { " unclean" } else { "" }
+                        )
+                    }
+                }
+            }
         };
         line
     }
@@ -332,6 +448,67 @@ impl TraceEvent {
                 out.push(12);
                 text(out, reason);
             }
+            TraceKind::Fact { node: stater, fact } => {
+                out.push(13);
+                node(out, *stater);
+                match fact {
+                    Fact::KafkaAppend {
+                        topic,
+                        partition,
+                        record,
+                    } => {
+                        out.push(1);
+                        text(out, topic);
+                        out.extend_from_slice(&partition.to_le_bytes());
+                        record.encode(out);
+                    }
+                    Fact::KafkaTruncate {
+                        topic,
+                        partition,
+                        to_offset,
+                        removed,
+                        reason,
+                    } => {
+                        out.push(2);
+                        text(out, topic);
+                        out.extend_from_slice(&partition.to_le_bytes());
+                        out.extend_from_slice(&to_offset.to_le_bytes());
+                        out.extend_from_slice(&removed.to_le_bytes());
+                        out.push(*reason as u8);
+                    }
+                    Fact::KafkaHighWatermark {
+                        topic,
+                        partition,
+                        high_watermark,
+                    } => {
+                        out.push(3);
+                        text(out, topic);
+                        out.extend_from_slice(&partition.to_le_bytes());
+                        out.extend_from_slice(&high_watermark.to_le_bytes());
+                    }
+                    Fact::KafkaLeader {
+                        topic,
+                        partition,
+                        leader,
+                        leader_epoch,
+                        isr,
+                        unclean,
+                    } => {
+                        out.push(4);
+                        text(out, topic);
+                        out.extend_from_slice(&partition.to_le_bytes());
+                        out.extend_from_slice(
+                            &leader.map_or(u32::MAX, |leader| leader.0).to_le_bytes(),
+                        );
+                        out.extend_from_slice(&leader_epoch.to_le_bytes());
+                        out.extend_from_slice(&(isr.len() as u32).to_le_bytes());
+                        for member in isr {
+                            node(out, *member);
+                        }
+                        out.push(u8::from(*unclean));
+                    }
+                }
+            }
         }
     }
 
@@ -341,7 +518,8 @@ impl TraceEvent {
             TraceKind::NodeStart { node }
             | TraceKind::Timer { node, .. }
             | TraceKind::State { node, .. }
-            | TraceKind::Operation { node, .. } => vec![*node],
+            | TraceKind::Operation { node, .. }
+            | TraceKind::Fact { node, .. } => vec![*node],
             TraceKind::Send { from, to, .. }
             | TraceKind::Deliver { from, to, .. }
             | TraceKind::Drop { from, to, .. }

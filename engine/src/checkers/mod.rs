@@ -6,11 +6,13 @@
 //! at the end of the run (`finish`); until then their status is `pending`.
 
 mod builtin;
+pub mod kafka;
 
 pub use builtin::{
     NoPhantomDelivery, NoUnexpectedDuplicateDelivery, RequestsEventuallyResolved,
     TraceTimeMonotonic,
 };
+pub use kafka::{LostAcknowledgedWrites, NoDuplicateLogEntries};
 
 use crate::message::{MessageId, NodeId};
 use crate::time::SimTime;
@@ -23,6 +25,8 @@ pub const KNOWN_CHECKER_NAMES: &[&str] = &[
     NoUnexpectedDuplicateDelivery::NAME,
     TraceTimeMonotonic::NAME,
     RequestsEventuallyResolved::NAME,
+    LostAcknowledgedWrites::NAME,
+    NoDuplicateLogEntries::NAME,
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,5 +1,8 @@
 //! Built-in components and the factory that builds them from a scenario.
 
+pub mod kafka_broker;
+pub mod kafka_controller;
+pub mod kafka_producer;
 pub mod load_generator;
 pub mod sink;
 
@@ -23,5 +26,36 @@ pub fn build_component(
             node_ids,
         )),
         ComponentSpec::Sink(spec) => Box::new(sink::Sink::new(spec.clone(), node_ids)),
+        ComponentSpec::KafkaController(spec) => Box::new(kafka_controller::KafkaController::new(
+            spec, scenario, node_ids,
+        )),
+        ComponentSpec::KafkaBroker(spec) => {
+            // A broker's controller is the one that lists it.
+            let controller = scenario
+                .topology
+                .nodes
+                .iter()
+                .find_map(|other| match &other.spec {
+                    ComponentSpec::KafkaController(controller)
+                        if controller.brokers.contains(&node.id) =>
+                    {
+                        Some((
+                            node_ids.get(&other.id).copied(),
+                            controller.broker_session_timeout_ms,
+                        ))
+                    }
+                    _ => None,
+                });
+            let (controller, session_timeout_ms) = controller.unwrap_or((None, 6_000));
+            Box::new(kafka_broker::KafkaBroker::new(
+                spec,
+                controller,
+                session_timeout_ms,
+                node_ids,
+            ))
+        }
+        ComponentSpec::KafkaProducer(spec) => {
+            Box::new(kafka_producer::KafkaProducer::new(spec, index, node_ids))
+        }
     }
 }

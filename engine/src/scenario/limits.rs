@@ -38,3 +38,17 @@ pub const MAX_METRIC_SAMPLES: usize = 4_096;
 pub const MIN_SAMPLE_INTERVAL_MS: u64 = 10;
 /// Trace events kept in memory for the UI's event log (ring buffer).
 pub const TRACE_RING_CAPACITY: usize = 10_000;
+/// Kafka: topics per controller and partitions per topic.
+pub const MAX_KAFKA_TOPICS: usize = 64;
+pub const MAX_KAFKA_PARTITIONS_PER_TOPIC: u32 = 256;
+/// Kafka: records kept per partition replica. The simulator keeps every record
+/// (no retention, so offsets stay indexes and checkers can see the whole
+/// history); a leader whose log is full refuses writes with `LOG_FULL`.
+pub const MAX_KAFKA_RECORDS_PER_PARTITION: usize = 100_000;
+/// Kafka: records one follower fetch returns at most (`replica.fetch.max.bytes` stand-in).
+pub const MAX_KAFKA_RECORDS_PER_FETCH: usize = 200;
+/// Kafka: acks=all produce requests waiting for the high watermark, per partition.
+pub const MAX_KAFKA_PENDING_ACKS_PER_PARTITION: usize = 10_000;
+pub const MAX_KAFKA_RETRIES: u32 = 1_000;
+pub const MAX_KAFKA_IN_FLIGHT: u32 = 100;
+pub const MAX_KAFKA_BUFFER_RECORDS: u32 = 100_000;

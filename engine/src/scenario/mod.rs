@@ -96,6 +96,13 @@ pub enum ComponentSpec {
     LoadGenerator(LoadGeneratorSpec),
     /// A service with a FIFO queue, `workers` servers and a service-time distribution.
     Sink(SinkSpec),
+    /// Kafka's controller (a deterministic stand-in for the KRaft quorum):
+    /// replica assignment, broker liveness, leader election, ISR changes.
+    KafkaController(KafkaControllerSpec),
+    /// A Kafka broker: hosts partition replicas, leads or follows them.
+    KafkaBroker(KafkaBrokerSpec),
+    /// A Kafka producer writing records of one topic (batches of one record).
+    KafkaProducer(KafkaProducerSpec),
 }
 
 impl ComponentSpec {
@@ -104,11 +111,201 @@ impl ComponentSpec {
         match self {
             ComponentSpec::LoadGenerator(_) => "load_generator",
             ComponentSpec::Sink(_) => "sink",
+            ComponentSpec::KafkaController(_) => "kafka_controller",
+            ComponentSpec::KafkaBroker(_) => "kafka_broker",
+            ComponentSpec::KafkaProducer(_) => "kafka_producer",
         }
     }
 
     /// Every kind this build knows, for editors and error messages.
-    pub const KIND_NAMES: &'static [&'static str] = &["load_generator", "sink"];
+    pub const KIND_NAMES: &'static [&'static str] = &[
+        "load_generator",
+        "sink",
+        "kafka_controller",
+        "kafka_broker",
+        "kafka_producer",
+    ];
+}
+
+/// The Kafka controller's configuration: which brokers exist and which topics to create.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaControllerSpec {
+    /// `kafka_broker` node ids, in broker-id order (assignment is round-robin over them).
+    pub brokers: Vec<String>,
+    pub topics: Vec<KafkaTopicSpec>,
+    /// A broker that has not heartbeated for this long is fenced: removed from
+    /// every ISR (unless it is the last member) and replaced as leader.
+    /// Brokers heartbeat every third of it. Kafka's default is 9000 (KRaft);
+    /// 6000 keeps lessons short.
+    #[serde(default = "default_broker_session_timeout_ms")]
+    pub broker_session_timeout_ms: u64,
+}
+
+fn default_broker_session_timeout_ms() -> u64 {
+    6_000
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaTopicSpec {
+    pub name: String,
+    #[serde(default = "default_one")]
+    pub partitions: u32,
+    #[serde(default = "default_one")]
+    pub replication_factor: u32,
+    /// `min.insync.replicas`: an acks=all write is refused with
+    /// NOT_ENOUGH_REPLICAS while the ISR is smaller than this.
+    #[serde(default = "default_one")]
+    pub min_insync_replicas: u32,
+    /// `unclean.leader.election.enable`: when no ISR member is alive, elect
+    /// any live replica (availability over durability). Off by default, as
+    /// in Kafka since 0.11.
+    #[serde(default)]
+    pub unclean_leader_election_enable: bool,
+}
+
+fn default_one() -> u32 {
+    1
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaBrokerSpec {
+    /// Rack (availability zone) label: replicas of a partition are spread across racks.
+    #[serde(default)]
+    pub rack: Option<String>,
+    /// `replica.lag.time.max.ms`: a follower that has not caught up to the
+    /// leader's log end for this long leaves the ISR. Kafka's default is
+    /// 30000; the simulator defaults to 10000 so lessons stay short.
+    #[serde(default = "default_replica_lag_time_max_ms")]
+    pub replica_lag_time_max_ms: u64,
+    /// Followers poll their leader this often (Kafka long-polls instead with
+    /// `replica.fetch.wait.max.ms`; polling gives the same lag, more simply).
+    #[serde(default = "default_replica_fetch_interval_ms")]
+    pub replica_fetch_interval_ms: u64,
+    /// Treat a crash as a machine power loss: log records the OS had not yet
+    /// written back (appended in the last `page_cache_flush_interval_ms`) are
+    /// gone on restart. False (the default) models a process crash: the page
+    /// cache survives and the log comes back whole. Kafka acknowledges from
+    /// the page cache, never after fsync, so power loss is where KIP-966 bites.
+    #[serde(default)]
+    pub power_loss_on_crash: bool,
+    /// How often the OS writes dirty log pages back to disk (Linux's
+    /// `dirty_writeback_centisecs` is 5 s). Only matters with `power_loss_on_crash`.
+    #[serde(default = "default_page_cache_flush_interval_ms")]
+    pub page_cache_flush_interval_ms: u64,
+}
+
+fn default_replica_lag_time_max_ms() -> u64 {
+    10_000
+}
+fn default_replica_fetch_interval_ms() -> u64 {
+    50
+}
+fn default_page_cache_flush_interval_ms() -> u64 {
+    5_000
+}
+
+impl Default for KafkaBrokerSpec {
+    fn default() -> Self {
+        KafkaBrokerSpec {
+            rack: None,
+            replica_lag_time_max_ms: default_replica_lag_time_max_ms(),
+            replica_fetch_interval_ms: default_replica_fetch_interval_ms(),
+            power_loss_on_crash: false,
+            page_cache_flush_interval_ms: default_page_cache_flush_interval_ms(),
+        }
+    }
+}
+
+/// `acks`: how many replicas must have a write before the producer is told it succeeded.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+pub enum KafkaAcks {
+    /// Fire and forget: no response at all.
+    #[serde(rename = "0")]
+    None,
+    /// The leader answers once the record is in its own log.
+    #[serde(rename = "1")]
+    Leader,
+    /// The leader answers once every ISR member has the record (the high
+    /// watermark passed it), and refuses while the ISR is below min ISR.
+    #[serde(rename = "all")]
+    All,
+}
+
+impl KafkaAcks {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KafkaAcks::None => "0",
+            KafkaAcks::Leader => "1",
+            KafkaAcks::All => "all",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaProducerSpec {
+    /// The `kafka_controller` node asked for metadata (partition leaders).
+    pub controller: String,
+    /// A topic the controller creates.
+    pub topic: String,
+    pub acks: KafkaAcks,
+    /// Attempts after the first, for retriable errors and timeouts.
+    #[serde(default = "default_kafka_retries")]
+    pub retries: u32,
+    #[serde(default = "default_retry_backoff_ms")]
+    pub retry_backoff_ms: u64,
+    /// One attempt without an answer for this long is abandoned (and retried).
+    #[serde(default = "default_kafka_request_timeout_ms")]
+    pub request_timeout_ms: u64,
+    /// A record not acknowledged this long after it was first sent fails.
+    #[serde(default = "default_delivery_timeout_ms")]
+    pub delivery_timeout_ms: u64,
+    /// Sequence numbers let the leader drop a retried duplicate.
+    #[serde(default)]
+    pub enable_idempotence: bool,
+    /// Records carry keys 0..key_count; the partition is a hash of the key.
+    #[serde(default = "default_key_count")]
+    pub key_count: u32,
+    /// Time between records (exponential: Poisson writes).
+    pub inter_arrival: Distribution,
+    /// Requests in flight at once (`max.in.flight.requests.per.connection`,
+    /// counted per producer here); later records wait in the buffer.
+    #[serde(default = "default_max_in_flight")]
+    pub max_in_flight: u32,
+    /// Records waiting to be sent beyond this fail at once (`buffer.memory`).
+    #[serde(default = "default_buffer_records")]
+    pub buffer_records: u32,
+    /// No new records after this time (absent: until the end of the run),
+    /// so that the end of a lesson is quiet.
+    #[serde(default)]
+    pub stop_ms: Option<u64>,
+}
+
+fn default_kafka_retries() -> u32 {
+    10
+}
+fn default_retry_backoff_ms() -> u64 {
+    100
+}
+fn default_kafka_request_timeout_ms() -> u64 {
+    3_000
+}
+fn default_delivery_timeout_ms() -> u64 {
+    20_000
+}
+fn default_key_count() -> u32 {
+    10
+}
+fn default_max_in_flight() -> u32 {
+    5
+}
+fn default_buffer_records() -> u32 {
+    10_000
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]

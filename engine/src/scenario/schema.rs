@@ -1,6 +1,9 @@
 //! JSON Schema for scenario files, derived from the serde types (published as `public/scenario.schema.json`).
 
-use super::{ComponentSpec, LoadGeneratorSpec, Position, Scenario, SinkSpec};
+use super::{
+    ComponentSpec, KafkaBrokerSpec, KafkaControllerSpec, KafkaProducerSpec, LoadGeneratorSpec,
+    Position, Scenario, SinkSpec,
+};
 use schemars::{Schema, SchemaGenerator, json_schema};
 
 /// The whole schema as pretty JSON.
@@ -20,6 +23,9 @@ pub(crate) fn node_schema(generator: &mut SchemaGenerator) -> Schema {
             let properties = match *kind {
                 "load_generator" => generator.subschema_for::<LoadGeneratorSpec>(),
                 "sink" => generator.subschema_for::<SinkSpec>(),
+                "kafka_controller" => generator.subschema_for::<KafkaControllerSpec>(),
+                "kafka_broker" => generator.subschema_for::<KafkaBrokerSpec>(),
+                "kafka_producer" => generator.subschema_for::<KafkaProducerSpec>(),
                 other => unreachable_kind(other),
             };
             serde_json::json!({

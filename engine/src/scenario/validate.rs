@@ -221,13 +221,261 @@ impl<'a> Validator<'a> {
                         );
                     }
                 }
+                ComponentSpec::KafkaController(spec) => self.kafka_controller(&properties, spec),
+                ComponentSpec::KafkaBroker(spec) => {
+                    self.duration_ms(
+                        &format!("{properties}.replica_lag_time_max_ms"),
+                        spec.replica_lag_time_max_ms,
+                    );
+                    self.duration_ms(
+                        &format!("{properties}.replica_fetch_interval_ms"),
+                        spec.replica_fetch_interval_ms,
+                    );
+                    self.duration_ms(
+                        &format!("{properties}.page_cache_flush_interval_ms"),
+                        spec.page_cache_flush_interval_ms,
+                    );
+                    if let Some(rack) = &spec.rack {
+                        self.identifier(&format!("{properties}.rack"), rack);
+                    }
+                }
+                ComponentSpec::KafkaProducer(spec) => self.kafka_producer(&properties, spec),
             }
+        }
+    }
+
+    /// A duration property: 1 ms to one day.
+    fn duration_ms(&mut self, path: &str, value_ms: u64) {
+        if value_ms == 0 || value_ms > MAX_DURATION_MS {
+            self.problems.push(
+                path,
+                format!("expected 1 to {MAX_DURATION_MS} ms, found {value_ms}"),
+            );
+        }
+    }
+
+    fn kafka_controller(&mut self, properties: &str, spec: &KafkaControllerSpec) {
+        self.duration_ms(
+            &format!("{properties}.broker_session_timeout_ms"),
+            spec.broker_session_timeout_ms,
+        );
+        if spec.topics.is_empty() || spec.topics.len() > MAX_KAFKA_TOPICS {
+            self.problems.push(
+                format!("{properties}.topics"),
+                format!(
+                    "expected 1 to {MAX_KAFKA_TOPICS} topics, found {}",
+                    spec.topics.len()
+                ),
+            );
+        }
+        if spec.brokers.is_empty() {
+            self.problems.push(
+                format!("{properties}.brokers"),
+                "expected at least one kafka_broker node",
+            );
+        }
+        let mut names: BTreeMap<&str, usize> = BTreeMap::new();
+        for (index, topic) in spec.topics.iter().enumerate() {
+            let path = format!("{properties}.topics[{index}]");
+            self.identifier(&format!("{path}.name"), &topic.name);
+            if let Some(first) = names.insert(&topic.name, index) {
+                self.problems.push(
+                    format!("{path}.name"),
+                    format!(
+                        "duplicate topic {:?} (first at topics[{first}])",
+                        topic.name
+                    ),
+                );
+            }
+            if topic.partitions == 0 || topic.partitions > MAX_KAFKA_PARTITIONS_PER_TOPIC {
+                self.problems.push(
+                    format!("{path}.partitions"),
+                    format!(
+                        "expected 1 to {MAX_KAFKA_PARTITIONS_PER_TOPIC}, found {}",
+                        topic.partitions
+                    ),
+                );
+            }
+            if topic.replication_factor == 0
+                || topic.replication_factor as usize > spec.brokers.len()
+            {
+                self.problems.push(
+                    format!("{path}.replication_factor"),
+                    format!(
+                        "expected 1 to the number of brokers ({}), found {}",
+                        spec.brokers.len(),
+                        topic.replication_factor
+                    ),
+                );
+            }
+            if topic.min_insync_replicas == 0
+                || topic.min_insync_replicas > topic.replication_factor
+            {
+                self.problems.push(
+                    format!("{path}.min_insync_replicas"),
+                    format!(
+                        "expected 1 to the replication factor ({}), found {}",
+                        topic.replication_factor, topic.min_insync_replicas
+                    ),
+                );
+            }
+        }
+    }
+
+    fn kafka_producer(&mut self, properties: &str, spec: &KafkaProducerSpec) {
+        self.duration_ms(
+            &format!("{properties}.retry_backoff_ms"),
+            spec.retry_backoff_ms,
+        );
+        self.duration_ms(
+            &format!("{properties}.request_timeout_ms"),
+            spec.request_timeout_ms,
+        );
+        self.duration_ms(
+            &format!("{properties}.delivery_timeout_ms"),
+            spec.delivery_timeout_ms,
+        );
+        if spec.retries > MAX_KAFKA_RETRIES {
+            self.problems.push(
+                format!("{properties}.retries"),
+                format!("expected 0 to {MAX_KAFKA_RETRIES}, found {}", spec.retries),
+            );
+        }
+        if spec.key_count == 0 {
+            self.problems
+                .push(format!("{properties}.key_count"), "expected at least 1 key");
+        }
+        if spec.max_in_flight == 0 || spec.max_in_flight > MAX_KAFKA_IN_FLIGHT {
+            self.problems.push(
+                format!("{properties}.max_in_flight"),
+                format!(
+                    "expected 1 to {MAX_KAFKA_IN_FLIGHT}, found {}",
+                    spec.max_in_flight
+                ),
+            );
+        } else if spec.enable_idempotence && spec.max_in_flight > 5 {
+            // The leader remembers 5 batches per producer, as Kafka does.
+            self.problems.push(
+                format!("{properties}.max_in_flight"),
+                format!(
+                    "expected at most 5 with enable_idempotence (as in Kafka), found {}",
+                    spec.max_in_flight
+                ),
+            );
+        }
+        if spec.buffer_records == 0 || spec.buffer_records > MAX_KAFKA_BUFFER_RECORDS {
+            self.problems.push(
+                format!("{properties}.buffer_records"),
+                format!(
+                    "expected 1 to {MAX_KAFKA_BUFFER_RECORDS}, found {}",
+                    spec.buffer_records
+                ),
+            );
+        }
+        let inter_arrival_path = format!("{properties}.inter_arrival");
+        spec.inter_arrival
+            .validate(&inter_arrival_path, self.problems);
+        if spec.inter_arrival.mean_ms().is_some_and(|mean| mean < 0.01) {
+            self.problems.push(
+                inter_arrival_path,
+                "expected a mean time between records of at least 0.01 ms",
+            );
+        }
+    }
+
+    /// A node reference that must name a node of one kind.
+    fn node_reference_of_kind(&mut self, path: &str, id: &str, kind: &str) -> Option<usize> {
+        let index = self.node_reference(path, id)?;
+        let node = &self.scenario.topology.nodes[index];
+        if node.spec.kind_name() != kind {
+            self.problems.push(
+                path,
+                format!(
+                    "expected a {kind} node, but {:?} is a {}",
+                    node.id,
+                    node.spec.kind_name()
+                ),
+            );
+            return None;
+        }
+        Some(index)
+    }
+
+    /// Kafka references: controllers list brokers, producers name a controller and one of its topics.
+    fn kafka_references(&mut self, index: usize, node: &'a Node) {
+        let path = format!("topology.nodes[{index}].properties");
+        match &node.spec {
+            ComponentSpec::KafkaController(spec) => {
+                let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+                for (broker_index, broker) in spec.brokers.iter().enumerate() {
+                    let broker_path = format!("{path}.brokers[{broker_index}]");
+                    self.node_reference_of_kind(&broker_path, broker, "kafka_broker");
+                    if let Some(first) = seen.insert(broker, broker_index) {
+                        self.problems.push(
+                            broker_path,
+                            format!("{broker:?} is already listed at brokers[{first}]"),
+                        );
+                    }
+                    // A broker answers to one controller.
+                    let other_controller =
+                        self.scenario.topology.nodes[..index].iter().find(|other| {
+                            match &other.spec {
+                                ComponentSpec::KafkaController(other_spec) => {
+                                    other_spec.brokers.contains(broker)
+                                }
+                                _ => false,
+                            }
+                        });
+                    if let Some(other) = other_controller {
+                        self.problems.push(
+                            format!("{path}.brokers[{broker_index}]"),
+                            format!("{broker:?} already belongs to controller {:?}", other.id),
+                        );
+                    }
+                }
+            }
+            ComponentSpec::KafkaProducer(spec) => {
+                let controller_path = format!("{path}.controller");
+                let Some(controller) = self.node_reference_of_kind(
+                    &controller_path,
+                    &spec.controller,
+                    "kafka_controller",
+                ) else {
+                    return;
+                };
+                if let ComponentSpec::KafkaController(controller_spec) =
+                    &self.scenario.topology.nodes[controller].spec
+                    && !controller_spec
+                        .topics
+                        .iter()
+                        .any(|topic| topic.name == spec.topic)
+                {
+                    let hint = closest(
+                        &spec.topic,
+                        controller_spec
+                            .topics
+                            .iter()
+                            .map(|topic| topic.name.as_str()),
+                    )
+                    .map(|name| format!(" (did you mean {name:?}?)"))
+                    .unwrap_or_default();
+                    self.problems.push(
+                        format!("{path}.topic"),
+                        format!(
+                            "controller {:?} has no topic {:?}{hint}",
+                            spec.controller, spec.topic
+                        ),
+                    );
+                }
+            }
+            _ => {}
         }
     }
 
     /// References from node properties to other nodes (needs every id first).
     fn node_property_references(&mut self) {
         for (index, node) in self.scenario.topology.nodes.iter().enumerate() {
+            self.kafka_references(index, node);
             if let ComponentSpec::Sink(SinkSpec {
                 downstream: Some(downstream),
                 ..

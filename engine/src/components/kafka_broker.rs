@@ -1,0 +1,1143 @@
+//! Kafka broker: partition replicas that lead (produce, high watermark, ISR) or follow (fetch, KIP-101 truncation).
+//!
+//! Durability model: the log lives in the page cache, so a process crash
+//! (the default) keeps every appended record, as Kafka does; the high
+//! watermark is kept too (Kafka checkpoints it every few seconds; keeping it
+//! exactly is a simplification). With `power_loss_on_crash` the records
+//! appended since the last OS write-back are lost. Everything else is
+//! volatile and gone after a crash: the controller's view of each partition,
+//! follower fetch positions, pending acks=all requests, pending ISR changes.
+//!
+//! Replication follows Kafka: followers fetch from the leader; a fetch at
+//! offset `o` tells the leader the follower has everything below `o`; the
+//! leader's high watermark (HW) is the smallest log end offset (LEO) in the
+//! ISR (KIP-497's "maximal" ISR while a change is pending). A follower that
+//! has not caught up to the leader's LEO within `replica_lag_time_max_ms`
+//! leaves the ISR; one that reaches the HW rejoins. Before fetching from a
+//! new leader, a follower asks where its latest epoch ends in the leader's
+//! log and truncates there (KIP-101, with KIP-279's epoch rule): this is the
+//! step that discards writes only the old leader had.
+//!
+//! Bounds: at most `MAX_KAFKA_RECORDS_PER_PARTITION` records per replica
+//! (the leader refuses more with LOG_FULL; there is no retention), at most
+//! `MAX_KAFKA_RECORDS_PER_FETCH` records per fetch response, at most
+//! `MAX_KAFKA_PENDING_ACKS_PER_PARTITION` acks=all requests waiting.
+
+use crate::component::{Component, ComponentView, Context, TimerTag};
+use crate::message::{Envelope, KafkaError, KafkaPartitionState, KafkaRecord, NodeId, Payload};
+use crate::scenario::limits::{
+    MAX_KAFKA_PENDING_ACKS_PER_PARTITION, MAX_KAFKA_RECORDS_PER_FETCH,
+    MAX_KAFKA_RECORDS_PER_PARTITION,
+};
+use crate::scenario::{KafkaAcks, KafkaBrokerSpec};
+use crate::time::{SimDuration, SimTime};
+use crate::trace::{Fact, TruncateReason};
+use std::collections::{BTreeMap, VecDeque};
+
+const TIMER_HEARTBEAT: u32 = 1;
+const TIMER_FETCH: u32 = 2;
+const TIMER_ISR_CHECK: u32 = 3;
+const TIMER_FLUSH: u32 = 4;
+
+/// A sequence number meaning "not idempotent" (Kafka's -1).
+pub const NO_SEQUENCE: u32 = u32::MAX;
+/// Batches remembered per producer for deduplication (Kafka keeps 5, which
+/// is why idempotence requires at most 5 requests in flight).
+const PRODUCER_BATCH_CACHE: usize = 5;
+/// A fetch, epoch query or ISR change without an answer for this long is
+/// presumed lost and sent again.
+const RESEND_AFTER: SimDuration = SimDuration(1_000_000);
+
+type PartitionKey = (String, u32);
+
+#[derive(Clone, Debug, Default)]
+struct ProducerEntry {
+    epoch: u32,
+    last_sequence: u32,
+    /// (sequence, offset) of the latest batches, oldest first.
+    recent: VecDeque<(u32, u64)>,
+}
+
+#[derive(Clone, Debug)]
+struct FollowerProgress {
+    /// The follower has every record below this (its last fetch offset).
+    log_end_offset: Option<u64>,
+    last_caught_up: SimTime,
+    last_fetch_time: SimTime,
+    leader_end_at_last_fetch: u64,
+}
+
+#[derive(Clone, Debug)]
+struct PendingAck {
+    offset: u64,
+    producer: NodeId,
+    correlation: u64,
+}
+
+#[derive(Clone, Debug)]
+struct LeaderState {
+    followers: BTreeMap<NodeId, FollowerProgress>,
+    /// Proposed ISR sent to the controller and when, until it answers.
+    pending_isr: Option<(Vec<NodeId>, SimTime)>,
+    pending_acks: VecDeque<PendingAck>,
+    epoch_start_offset: u64,
+}
+
+#[derive(Clone, Debug)]
+struct FollowerState {
+    leader: NodeId,
+    /// KIP-101 step done: the log no longer diverges from the leader's.
+    truncated: bool,
+    request_sent_at: Option<SimTime>,
+}
+
+#[derive(Clone, Debug)]
+enum Role {
+    /// Not told yet, or the partition is offline.
+    Idle,
+    Leader(LeaderState),
+    Follower(FollowerState),
+}
+
+#[derive(Clone, Debug)]
+struct Replica {
+    topic: String,
+    partition: u32,
+    /// Durable (page cache): survives a process crash.
+    log: Vec<KafkaRecord>,
+    high_watermark: u64,
+    /// (leader epoch, first offset), ascending: the leader-epoch cache.
+    epoch_starts: Vec<(u32, u64)>,
+    producers: BTreeMap<u64, ProducerEntry>,
+    /// Records below this are on disk (only matters for power loss).
+    flushed_offset: u64,
+    /// Volatile.
+    state: Option<KafkaPartitionState>,
+    role: Role,
+}
+
+impl Replica {
+    fn log_end_offset(&self) -> u64 {
+        self.log.len() as u64
+    }
+
+    fn latest_epoch(&self) -> Option<u32> {
+        self.epoch_starts.last().map(|(epoch, _)| *epoch)
+    }
+
+    /// KIP-279: the largest epoch ≤ `requested` in this log, and where it
+    /// ends (the start of the next epoch, or the log end).
+    fn end_offset_for_epoch(&self, requested: u32) -> (u32, u64) {
+        let position = self
+            .epoch_starts
+            .iter()
+            .rposition(|(epoch, _)| *epoch <= requested);
+        match position {
+            None => (0, self.epoch_starts.first().map_or(0, |(_, start)| *start)),
+            Some(position) => {
+                let end = self
+                    .epoch_starts
+                    .get(position + 1)
+                    .map_or(self.log_end_offset(), |(_, start)| *start);
+                (self.epoch_starts[position].0, end)
+            }
+        }
+    }
+
+    fn assign_epoch(&mut self, epoch: u32, start: u64) {
+        if self.latest_epoch().is_none_or(|latest| epoch > latest) {
+            self.epoch_starts.push((epoch, start));
+        }
+    }
+
+    fn append(&mut self, ctx: &mut Context<'_>, record: KafkaRecord) {
+        self.assign_epoch(record.leader_epoch, record.offset);
+        if record.sequence != NO_SEQUENCE {
+            let entry = self.producers.entry(record.producer_id).or_default();
+            if record.producer_epoch != entry.epoch {
+                *entry = ProducerEntry {
+                    epoch: record.producer_epoch,
+                    ..ProducerEntry::default()
+                };
+            }
+            entry.last_sequence = record.sequence;
+            entry.recent.push_back((record.sequence, record.offset));
+            if entry.recent.len() > PRODUCER_BATCH_CACHE {
+                entry.recent.pop_front();
+            }
+        }
+        ctx.fact(Fact::KafkaAppend {
+            topic: self.topic.clone(),
+            partition: self.partition,
+            record: record.clone(),
+        });
+        self.log.push(record);
+    }
+
+    /// Cuts the log at `to_offset`, rebuilding what derives from it.
+    fn truncate(&mut self, ctx: &mut Context<'_>, to_offset: u64, reason: TruncateReason) {
+        let end = self.log_end_offset();
+        if to_offset >= end {
+            return;
+        }
+        let removed: Vec<u64> = self.log[to_offset as usize..]
+            .iter()
+            .map(|record| record.value)
+            .collect();
+        self.log.truncate(to_offset as usize);
+        self.epoch_starts.retain(|(_, start)| *start < to_offset);
+        self.high_watermark = self.high_watermark.min(to_offset);
+        self.flushed_offset = self.flushed_offset.min(to_offset);
+        // Kafka rebuilds producer state from the log (snapshots + replay).
+        self.producers.clear();
+        let log = std::mem::take(&mut self.log);
+        for record in &log {
+            if record.sequence != NO_SEQUENCE {
+                let entry = self.producers.entry(record.producer_id).or_default();
+                if record.producer_epoch != entry.epoch {
+                    *entry = ProducerEntry {
+                        epoch: record.producer_epoch,
+                        ..ProducerEntry::default()
+                    };
+                }
+                entry.last_sequence = record.sequence;
+                entry.recent.push_back((record.sequence, record.offset));
+                if entry.recent.len() > PRODUCER_BATCH_CACHE {
+                    entry.recent.pop_front();
+                }
+            }
+        }
+        self.log = log;
+        let shown: Vec<String> = removed.iter().take(20).map(u64::to_string).collect();
+        ctx.state(format!(
+            "TRUNCATED {}-{} from offset {end} to {to_offset} ({}): removed {} record(s), values [{}{}]",
+            self.topic,
+            self.partition,
+            reason.as_str(),
+            removed.len(),
+            shown.join(","),
+            if removed.len() > shown.len() { ",…" } else { "" }
+        ));
+        ctx.fact(Fact::KafkaTruncate {
+            topic: self.topic.clone(),
+            partition: self.partition,
+            to_offset,
+            removed: removed.len() as u64,
+            reason,
+        });
+    }
+}
+
+pub struct KafkaBroker {
+    spec: KafkaBrokerSpec,
+    controller: Option<NodeId>,
+    heartbeat_interval: SimDuration,
+    replicas: BTreeMap<PartitionKey, Replica>,
+    names: BTreeMap<NodeId, String>,
+    produce_requests: u64,
+    produce_errors: u64,
+    truncated_records: u64,
+    isr_shrinks: u64,
+    isr_expands: u64,
+}
+
+impl KafkaBroker {
+    pub fn new(
+        spec: &KafkaBrokerSpec,
+        controller: Option<NodeId>,
+        broker_session_timeout_ms: u64,
+        node_ids: &BTreeMap<String, NodeId>,
+    ) -> KafkaBroker {
+        KafkaBroker {
+            spec: spec.clone(),
+            controller,
+            heartbeat_interval: SimDuration::from_millis((broker_session_timeout_ms / 3).max(1)),
+            replicas: BTreeMap::new(),
+            names: node_ids
+                .iter()
+                .map(|(name, node)| (*node, name.clone()))
+                .collect(),
+            produce_requests: 0,
+            produce_errors: 0,
+            truncated_records: 0,
+            isr_shrinks: 0,
+            isr_expands: 0,
+        }
+    }
+
+    fn name(&self, node: NodeId) -> String {
+        self.names.get(&node).cloned().unwrap_or_default()
+    }
+
+    fn names(&self, nodes: &[NodeId]) -> String {
+        let names: Vec<String> = nodes.iter().map(|node| self.name(*node)).collect();
+        format!("[{}]", names.join(","))
+    }
+
+    fn arm(&self, ctx: &mut Context<'_>, kind: u32, after_ms: u64) {
+        ctx.set_timer(
+            SimDuration::from_millis(after_ms.max(1)),
+            TimerTag { kind, id: 0 },
+        );
+    }
+
+    fn heartbeat(&self, ctx: &mut Context<'_>) {
+        if let Some(controller) = self.controller {
+            ctx.send(controller, Payload::KafkaBrokerHeartbeat, 64);
+        }
+    }
+
+    /// Applies the controller's word on one partition (ignoring stale news).
+    fn apply_state(&mut self, ctx: &mut Context<'_>, state: KafkaPartitionState) {
+        let me = ctx.node();
+        if !state.replicas.contains(&me) {
+            return;
+        }
+        let key = (state.topic.clone(), state.partition);
+        let replica = self.replicas.entry(key.clone()).or_insert_with(|| Replica {
+            topic: state.topic.clone(),
+            partition: state.partition,
+            log: Vec::new(),
+            high_watermark: 0,
+            epoch_starts: Vec::new(),
+            producers: BTreeMap::new(),
+            flushed_offset: 0,
+            state: None,
+            role: Role::Idle,
+        });
+        let leader_changed = match &replica.state {
+            None => true,
+            Some(current) if state.leader_epoch > current.leader_epoch => true,
+            Some(current)
+                if state.leader_epoch == current.leader_epoch
+                    && state.partition_epoch > current.partition_epoch =>
+            {
+                false
+            }
+            Some(_) => return,
+        };
+        let now = ctx.now();
+        if !leader_changed {
+            // Same leadership, new ISR (often the answer to our AlterPartition).
+            if let Role::Leader(leader) = &mut replica.role {
+                leader.pending_isr = None;
+            }
+            replica.state = Some(state);
+            self.maybe_advance_high_watermark(ctx, &key);
+            return;
+        }
+        // Leadership changed: requests waiting on the old one are answered now.
+        let mut failed_acks = Vec::new();
+        if let Role::Leader(leader) = &mut replica.role {
+            failed_acks.extend(leader.pending_acks.drain(..));
+        }
+        let (topic, partition) = key.clone();
+        for pending in failed_acks {
+            ctx.send(
+                pending.producer,
+                Payload::KafkaProduceResponse {
+                    correlation: pending.correlation,
+                    topic: topic.clone(),
+                    partition,
+                    offset: 0,
+                    error: Some(KafkaError::NotLeaderOrFollower),
+                },
+                64,
+            );
+        }
+        replica.role = match state.leader {
+            Some(leader) if leader == me => {
+                let end = replica.log_end_offset();
+                replica.assign_epoch(state.leader_epoch, end);
+                let followers = state
+                    .replicas
+                    .iter()
+                    .filter(|node| **node != me)
+                    .map(|node| {
+                        (
+                            *node,
+                            FollowerProgress {
+                                log_end_offset: None,
+                                last_caught_up: now,
+                                last_fetch_time: now,
+                                leader_end_at_last_fetch: 0,
+                            },
+                        )
+                    })
+                    .collect();
+                ctx.state(format!(
+                    "leading {topic}-{partition} epoch={} from offset {end} (hw={})",
+                    state.leader_epoch, replica.high_watermark
+                ));
+                Role::Leader(LeaderState {
+                    followers,
+                    pending_isr: None,
+                    pending_acks: VecDeque::new(),
+                    epoch_start_offset: end,
+                })
+            }
+            Some(leader) => Role::Follower(FollowerState {
+                leader,
+                truncated: false,
+                request_sent_at: None,
+            }),
+            None => Role::Idle,
+        };
+        replica.state = Some(state);
+        self.maybe_advance_high_watermark(ctx, &key);
+    }
+
+    /// HW = min LEO over the maximal ISR; answers acks=all requests it passes.
+    fn maybe_advance_high_watermark(&mut self, ctx: &mut Context<'_>, key: &PartitionKey) {
+        let me = ctx.node();
+        let Some(replica) = self.replicas.get_mut(key) else {
+            return;
+        };
+        let Some(state) = &replica.state else {
+            return;
+        };
+        let Role::Leader(leader) = &mut replica.role else {
+            return;
+        };
+        let mut maximal_isr = state.isr.clone();
+        if let Some((pending, _)) = &leader.pending_isr {
+            for member in pending {
+                if !maximal_isr.contains(member) {
+                    maximal_isr.push(*member);
+                }
+            }
+        }
+        let end = replica.log.len() as u64;
+        let mut candidate = end;
+        for member in &maximal_isr {
+            if *member == me {
+                continue;
+            }
+            let follower_end = leader
+                .followers
+                .get(member)
+                .and_then(|progress| progress.log_end_offset)
+                .unwrap_or(0);
+            candidate = candidate.min(follower_end);
+        }
+        if candidate > replica.high_watermark {
+            replica.high_watermark = candidate;
+            ctx.fact(Fact::KafkaHighWatermark {
+                topic: replica.topic.clone(),
+                partition: replica.partition,
+                high_watermark: candidate,
+            });
+        }
+        let high_watermark = replica.high_watermark;
+        let enough = state.isr.len() as u32 >= state.min_insync_replicas;
+        while leader
+            .pending_acks
+            .front()
+            .is_some_and(|pending| pending.offset < high_watermark)
+        {
+            let Some(pending) = leader.pending_acks.pop_front() else {
+                break;
+            };
+            let error = (!enough).then_some(KafkaError::NotEnoughReplicasAfterAppend);
+            if error.is_some() {
+                self.produce_errors += 1;
+            }
+            ctx.send(
+                pending.producer,
+                Payload::KafkaProduceResponse {
+                    correlation: pending.correlation,
+                    topic: replica.topic.clone(),
+                    partition: replica.partition,
+                    offset: pending.offset,
+                    error,
+                },
+                64,
+            );
+        }
+    }
+
+    fn produce(
+        &mut self,
+        ctx: &mut Context<'_>,
+        from: NodeId,
+        correlation: u64,
+        key: PartitionKey,
+        acks: KafkaAcks,
+        record: &KafkaRecord,
+    ) {
+        self.produce_requests += 1;
+        let outcome = self.produce_outcome(ctx, from, correlation, &key, acks, record);
+        let (offset, error) = match outcome {
+            ProduceOutcome::Respond { offset, error } => (offset, error),
+            ProduceOutcome::Wait => {
+                self.maybe_advance_high_watermark(ctx, &key);
+                return;
+            }
+        };
+        // With the leader alone in the ISR, its own append commits.
+        self.maybe_advance_high_watermark(ctx, &key);
+        if error.is_some() {
+            self.produce_errors += 1;
+            ctx.error("produce_error");
+        }
+        if acks == KafkaAcks::None {
+            return;
+        }
+        ctx.send(
+            from,
+            Payload::KafkaProduceResponse {
+                correlation,
+                topic: key.0,
+                partition: key.1,
+                offset,
+                error,
+            },
+            64,
+        );
+    }
+
+    fn produce_outcome(
+        &mut self,
+        ctx: &mut Context<'_>,
+        from: NodeId,
+        correlation: u64,
+        key: &PartitionKey,
+        acks: KafkaAcks,
+        record: &KafkaRecord,
+    ) -> ProduceOutcome {
+        let refuse = |error| ProduceOutcome::Respond {
+            offset: 0,
+            error: Some(error),
+        };
+        let Some(replica) = self.replicas.get_mut(key) else {
+            return refuse(KafkaError::NotLeaderOrFollower);
+        };
+        let (Some(state), Role::Leader(leader)) = (&replica.state, &replica.role) else {
+            return refuse(KafkaError::NotLeaderOrFollower);
+        };
+        if acks == KafkaAcks::All && (state.isr.len() as u32) < state.min_insync_replicas {
+            return refuse(KafkaError::NotEnoughReplicas);
+        }
+        if acks == KafkaAcks::All
+            && leader.pending_acks.len() >= MAX_KAFKA_PENDING_ACKS_PER_PARTITION
+        {
+            return refuse(KafkaError::RequestTimedOut);
+        }
+        // Idempotence: a batch already in the log is answered, not appended again.
+        let mut existing = None;
+        if record.sequence != NO_SEQUENCE
+            && let Some(entry) = replica.producers.get(&record.producer_id)
+            && entry.epoch == record.producer_epoch
+        {
+            if let Some((_, offset)) = entry
+                .recent
+                .iter()
+                .find(|(sequence, _)| *sequence == record.sequence)
+            {
+                existing = Some(*offset);
+            } else if record.sequence != entry.last_sequence.wrapping_add(1) {
+                return refuse(KafkaError::OutOfOrderSequence);
+            }
+        }
+        let offset = match existing {
+            Some(offset) => {
+                ctx.state(format!(
+                    "duplicate produce from pid={} seq={} on {}-{}: already at offset {offset}, not appended",
+                    record.producer_id, record.sequence, key.0, key.1
+                ));
+                offset
+            }
+            None => {
+                if replica.log.len() >= MAX_KAFKA_RECORDS_PER_PARTITION {
+                    return refuse(KafkaError::LogFull);
+                }
+                let leader_epoch = state.leader_epoch;
+                let offset = replica.log_end_offset();
+                replica.append(
+                    ctx,
+                    KafkaRecord {
+                        offset,
+                        leader_epoch,
+                        ..record.clone()
+                    },
+                );
+                offset
+            }
+        };
+        match acks {
+            KafkaAcks::None | KafkaAcks::Leader => ProduceOutcome::Respond {
+                offset,
+                error: None,
+            },
+            KafkaAcks::All => {
+                if let Role::Leader(leader) = &mut replica.role {
+                    leader.pending_acks.push_back(PendingAck {
+                        offset,
+                        producer: from,
+                        correlation,
+                    });
+                    // Keep offset order so the queue drains from the front.
+                    leader
+                        .pending_acks
+                        .make_contiguous()
+                        .sort_by_key(|pending| pending.offset);
+                }
+                ProduceOutcome::Wait
+            }
+        }
+    }
+
+    /// The leader's side of a follower fetch.
+    fn serve_fetch(
+        &mut self,
+        ctx: &mut Context<'_>,
+        follower: NodeId,
+        key: PartitionKey,
+        requested_epoch: u32,
+        fetch_offset: u64,
+    ) {
+        let now = ctx.now();
+        let response = |leader_epoch, high_watermark, records, error| Payload::KafkaFetchResponse {
+            topic: key.0.clone(),
+            partition: key.1,
+            leader_epoch,
+            fetch_offset,
+            high_watermark,
+            records,
+            error,
+        };
+        let Some(replica) = self.replicas.get_mut(&key) else {
+            ctx.send(
+                follower,
+                response(
+                    requested_epoch,
+                    0,
+                    Vec::new(),
+                    Some(KafkaError::NotLeaderOrFollower),
+                ),
+                64,
+            );
+            return;
+        };
+        let (Some(state), Role::Leader(leader)) = (&replica.state, &mut replica.role) else {
+            ctx.send(
+                follower,
+                response(
+                    requested_epoch,
+                    0,
+                    Vec::new(),
+                    Some(KafkaError::NotLeaderOrFollower),
+                ),
+                64,
+            );
+            return;
+        };
+        let epoch = state.leader_epoch;
+        let error = if requested_epoch < epoch {
+            Some(KafkaError::FencedLeaderEpoch)
+        } else if requested_epoch > epoch {
+            Some(KafkaError::UnknownLeaderEpoch)
+        } else if fetch_offset > replica.log.len() as u64 {
+            Some(KafkaError::OffsetOutOfRange)
+        } else {
+            None
+        };
+        if let Some(error) = error {
+            ctx.send(follower, response(epoch, 0, Vec::new(), Some(error)), 64);
+            return;
+        }
+        let end = replica.log.len() as u64;
+        let mut expand = None;
+        if let Some(progress) = leader.followers.get_mut(&follower) {
+            // Kafka's rule: caught up now if at our end; or caught up as of
+            // the previous fetch if it reached our end as of that fetch.
+            if fetch_offset >= end {
+                progress.last_caught_up = now;
+            } else if fetch_offset >= progress.leader_end_at_last_fetch {
+                progress.last_caught_up = progress.last_caught_up.max(progress.last_fetch_time);
+            }
+            progress.leader_end_at_last_fetch = end;
+            progress.last_fetch_time = now;
+            progress.log_end_offset = Some(fetch_offset);
+            let in_isr = state.isr.contains(&follower);
+            if !in_isr
+                && leader.pending_isr.is_none()
+                && fetch_offset >= replica.high_watermark
+                && fetch_offset >= leader.epoch_start_offset
+            {
+                let mut isr = state.isr.clone();
+                isr.push(follower);
+                expand = Some(isr);
+            }
+        }
+        let records: Vec<KafkaRecord> = replica.log[fetch_offset as usize
+            ..(end as usize).min(fetch_offset as usize + MAX_KAFKA_RECORDS_PER_FETCH)]
+            .to_vec();
+        if let Some(isr) = expand {
+            self.isr_expands += 1;
+            self.request_isr_change(ctx, &key, isr, "caught up");
+        }
+        self.maybe_advance_high_watermark(ctx, &key);
+        let Some(replica) = self.replicas.get(&key) else {
+            return;
+        };
+        let size = 64 + 64 * records.len() as u32;
+        ctx.send(
+            follower,
+            response(epoch, replica.high_watermark, records, None),
+            size,
+        );
+    }
+
+    fn request_isr_change(
+        &mut self,
+        ctx: &mut Context<'_>,
+        key: &PartitionKey,
+        isr: Vec<NodeId>,
+        why: &str,
+    ) {
+        let Some(controller) = self.controller else {
+            return;
+        };
+        let now = ctx.now();
+        let Some(replica) = self.replicas.get_mut(key) else {
+            return;
+        };
+        let (Some(state), Role::Leader(leader)) = (&replica.state, &mut replica.role) else {
+            return;
+        };
+        let message = Payload::KafkaAlterPartition {
+            topic: key.0.clone(),
+            partition: key.1,
+            leader_epoch: state.leader_epoch,
+            partition_epoch: state.partition_epoch,
+            isr: isr.clone(),
+        };
+        let from = state.isr.clone();
+        leader.pending_isr = Some((isr.clone(), now));
+        ctx.state(format!(
+            "proposing isr {}-{} {} -> {} ({why})",
+            key.0,
+            key.1,
+            self.names(&from),
+            self.names(&isr)
+        ));
+        ctx.send(controller, message, 96);
+    }
+
+    /// Leader: followers that lag too long leave the ISR; lost proposals are resent.
+    fn check_isr(&mut self, ctx: &mut Context<'_>) {
+        let me = ctx.node();
+        let now = ctx.now();
+        let lag_max = SimDuration::from_millis(self.spec.replica_lag_time_max_ms);
+        let mut shrinks = Vec::new();
+        let mut resends = Vec::new();
+        for (key, replica) in &self.replicas {
+            let (Some(state), Role::Leader(leader)) = (&replica.state, &replica.role) else {
+                continue;
+            };
+            if let Some((pending, sent_at)) = &leader.pending_isr {
+                if now.since(*sent_at) >= RESEND_AFTER {
+                    resends.push((key.clone(), pending.clone()));
+                }
+                continue;
+            }
+            let end = replica.log.len() as u64;
+            let lagging: Vec<NodeId> = state
+                .isr
+                .iter()
+                .filter(|member| **member != me)
+                .filter(|member| {
+                    leader.followers.get(member).is_some_and(|progress| {
+                        progress.log_end_offset.unwrap_or(0) < end
+                            && now.since(progress.last_caught_up) > lag_max
+                    })
+                })
+                .copied()
+                .collect();
+            if !lagging.is_empty() {
+                let isr: Vec<NodeId> = state
+                    .isr
+                    .iter()
+                    .filter(|member| !lagging.contains(member))
+                    .copied()
+                    .collect();
+                shrinks.push((key.clone(), isr, lagging));
+            }
+        }
+        for (key, isr, lagging) in shrinks {
+            self.isr_shrinks += 1;
+            let why = format!(
+                "{} not caught up for {} ms",
+                self.names(&lagging),
+                self.spec.replica_lag_time_max_ms
+            );
+            self.request_isr_change(ctx, &key, isr, &why);
+        }
+        for (key, isr) in resends {
+            self.request_isr_change(ctx, &key, isr, "resend");
+        }
+    }
+
+    /// Follower: validate the log against the leader (KIP-101), then fetch.
+    fn fetch_all(&mut self, ctx: &mut Context<'_>) {
+        let now = ctx.now();
+        for replica in self.replicas.values_mut() {
+            let Some(state) = &replica.state else {
+                continue;
+            };
+            let latest_epoch = replica.latest_epoch();
+            let end = replica.log.len() as u64;
+            let Role::Follower(follower) = &mut replica.role else {
+                continue;
+            };
+            if follower
+                .request_sent_at
+                .is_some_and(|sent_at| now.since(sent_at) < RESEND_AFTER)
+            {
+                continue;
+            }
+            follower.request_sent_at = Some(now);
+            let payload = match (follower.truncated, latest_epoch) {
+                (false, Some(requested_epoch)) => Payload::KafkaEpochEndOffset {
+                    topic: replica.topic.clone(),
+                    partition: replica.partition,
+                    leader_epoch: state.leader_epoch,
+                    requested_epoch,
+                },
+                _ => {
+                    // An empty log cannot diverge.
+                    follower.truncated = true;
+                    Payload::KafkaFetch {
+                        topic: replica.topic.clone(),
+                        partition: replica.partition,
+                        leader_epoch: state.leader_epoch,
+                        fetch_offset: end,
+                    }
+                }
+            };
+            ctx.send(follower.leader, payload, 96);
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_epoch_end_offset(
+        &mut self,
+        ctx: &mut Context<'_>,
+        from: NodeId,
+        key: PartitionKey,
+        leader_epoch: u32,
+        epoch: u32,
+        end_offset: u64,
+        error: Option<KafkaError>,
+    ) {
+        let Some(replica) = self.replicas.get_mut(&key) else {
+            return;
+        };
+        let Some(state) = &replica.state else {
+            return;
+        };
+        if state.leader_epoch != leader_epoch {
+            return;
+        }
+        let Role::Follower(follower) = &mut replica.role else {
+            return;
+        };
+        if follower.leader != from || follower.truncated {
+            return;
+        }
+        follower.request_sent_at = None;
+        if error.is_some() {
+            return;
+        }
+        follower.truncated = true;
+        // KIP-279: if the leader's answer is for an older epoch than ours,
+        // our own log of that epoch may end earlier: take the smaller.
+        let (_, own_end) = replica.end_offset_for_epoch(epoch);
+        let truncate_to = end_offset.min(own_end);
+        let removed = replica.log_end_offset().saturating_sub(truncate_to);
+        self.truncated_records += removed;
+        replica.truncate(ctx, truncate_to, TruncateReason::DivergentEpoch);
+        self.fetch_all(ctx);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_fetch_response(
+        &mut self,
+        ctx: &mut Context<'_>,
+        from: NodeId,
+        key: PartitionKey,
+        leader_epoch: u32,
+        fetch_offset: u64,
+        high_watermark: u64,
+        records: &[KafkaRecord],
+        error: Option<KafkaError>,
+    ) {
+        let Some(replica) = self.replicas.get_mut(&key) else {
+            return;
+        };
+        let Some(state) = &replica.state else {
+            return;
+        };
+        if state.leader_epoch != leader_epoch {
+            return;
+        }
+        let Role::Follower(follower) = &mut replica.role else {
+            return;
+        };
+        if follower.leader != from || !follower.truncated {
+            return;
+        }
+        follower.request_sent_at = None;
+        match error {
+            Some(KafkaError::OffsetOutOfRange) => {
+                // Our log is ahead of the leader's: validate it again.
+                follower.truncated = false;
+                return;
+            }
+            Some(_) => return,
+            None => {}
+        }
+        if fetch_offset != replica.log.len() as u64 {
+            return;
+        }
+        for record in records {
+            if replica.log.len() >= MAX_KAFKA_RECORDS_PER_PARTITION {
+                break;
+            }
+            replica.append(ctx, record.clone());
+        }
+        replica.high_watermark = replica
+            .high_watermark
+            .max(high_watermark.min(replica.log.len() as u64));
+        if !records.is_empty() {
+            // More may be waiting: fetch again at once rather than next tick.
+            self.fetch_all(ctx);
+        }
+    }
+
+    fn on_epoch_end_request(
+        &mut self,
+        ctx: &mut Context<'_>,
+        from: NodeId,
+        key: PartitionKey,
+        leader_epoch: u32,
+        requested_epoch: u32,
+    ) {
+        let (epoch, end_offset, error) = match self.replicas.get(&key) {
+            Some(replica) => match (&replica.state, &replica.role) {
+                (Some(state), Role::Leader(_)) if state.leader_epoch == leader_epoch => {
+                    let (epoch, end) = replica.end_offset_for_epoch(requested_epoch);
+                    (epoch, end, None)
+                }
+                (Some(state), Role::Leader(_)) if state.leader_epoch > leader_epoch => {
+                    (0, 0, Some(KafkaError::FencedLeaderEpoch))
+                }
+                (Some(_), Role::Leader(_)) => (0, 0, Some(KafkaError::UnknownLeaderEpoch)),
+                _ => (0, 0, Some(KafkaError::NotLeaderOrFollower)),
+            },
+            None => (0, 0, Some(KafkaError::NotLeaderOrFollower)),
+        };
+        ctx.send(
+            from,
+            Payload::KafkaEpochEndOffsetResponse {
+                topic: key.0,
+                partition: key.1,
+                leader_epoch,
+                requested_epoch,
+                epoch,
+                end_offset,
+                error,
+            },
+            64,
+        );
+    }
+}
+
+enum ProduceOutcome {
+    Respond {
+        offset: u64,
+        error: Option<KafkaError>,
+    },
+    /// acks=all: answered when the high watermark passes the record.
+    Wait,
+}
+
+impl Component for KafkaBroker {
+    fn on_start(&mut self, ctx: &mut Context<'_>) {
+        self.heartbeat(ctx);
+        self.arm(
+            ctx,
+            TIMER_HEARTBEAT,
+            self.heartbeat_interval.as_micros() / 1_000,
+        );
+        self.arm(ctx, TIMER_FETCH, self.spec.replica_fetch_interval_ms);
+        self.arm(ctx, TIMER_ISR_CHECK, self.spec.replica_lag_time_max_ms / 2);
+        if self.spec.power_loss_on_crash {
+            self.arm(ctx, TIMER_FLUSH, self.spec.page_cache_flush_interval_ms);
+        }
+    }
+
+    fn on_message(&mut self, ctx: &mut Context<'_>, envelope: &Envelope) {
+        let from = envelope.from;
+        match &envelope.payload {
+            Payload::KafkaLeaderAndIsr { partitions } if Some(from) == self.controller => {
+                for state in partitions {
+                    self.apply_state(ctx, state.clone());
+                }
+            }
+            Payload::KafkaProduce {
+                correlation,
+                topic,
+                partition,
+                acks,
+                record,
+            } => self.produce(
+                ctx,
+                from,
+                *correlation,
+                (topic.clone(), *partition),
+                *acks,
+                record,
+            ),
+            Payload::KafkaFetch {
+                topic,
+                partition,
+                leader_epoch,
+                fetch_offset,
+            } => self.serve_fetch(
+                ctx,
+                from,
+                (topic.clone(), *partition),
+                *leader_epoch,
+                *fetch_offset,
+            ),
+            Payload::KafkaFetchResponse {
+                topic,
+                partition,
+                leader_epoch,
+                fetch_offset,
+                high_watermark,
+                records,
+                error,
+            } => self.on_fetch_response(
+                ctx,
+                from,
+                (topic.clone(), *partition),
+                *leader_epoch,
+                *fetch_offset,
+                *high_watermark,
+                records,
+                *error,
+            ),
+            Payload::KafkaEpochEndOffset {
+                topic,
+                partition,
+                leader_epoch,
+                requested_epoch,
+            } => self.on_epoch_end_request(
+                ctx,
+                from,
+                (topic.clone(), *partition),
+                *leader_epoch,
+                *requested_epoch,
+            ),
+            Payload::KafkaEpochEndOffsetResponse {
+                topic,
+                partition,
+                leader_epoch,
+                epoch,
+                end_offset,
+                error,
+                ..
+            } => self.on_epoch_end_offset(
+                ctx,
+                from,
+                (topic.clone(), *partition),
+                *leader_epoch,
+                *epoch,
+                *end_offset,
+                *error,
+            ),
+            _ => {}
+        }
+    }
+
+    fn on_timer(&mut self, ctx: &mut Context<'_>, tag: TimerTag) {
+        match tag.kind {
+            TIMER_HEARTBEAT => {
+                self.heartbeat(ctx);
+                self.arm(
+                    ctx,
+                    TIMER_HEARTBEAT,
+                    self.heartbeat_interval.as_micros() / 1_000,
+                );
+            }
+            TIMER_FETCH => {
+                self.fetch_all(ctx);
+                self.arm(ctx, TIMER_FETCH, self.spec.replica_fetch_interval_ms);
+            }
+            TIMER_ISR_CHECK => {
+                self.check_isr(ctx);
+                self.arm(ctx, TIMER_ISR_CHECK, self.spec.replica_lag_time_max_ms / 2);
+            }
+            TIMER_FLUSH => {
+                for replica in self.replicas.values_mut() {
+                    replica.flushed_offset = replica.log.len() as u64;
+                }
+                self.arm(ctx, TIMER_FLUSH, self.spec.page_cache_flush_interval_ms);
+            }
+            _ => {}
+        }
+    }
+
+    fn on_crash(&mut self, ctx: &mut Context<'_>) {
+        for replica in self.replicas.values_mut() {
+            if self.spec.power_loss_on_crash {
+                let flushed = replica.flushed_offset;
+                let removed = replica.log_end_offset().saturating_sub(flushed);
+                self.truncated_records += removed;
+                replica.truncate(ctx, flushed, TruncateReason::PowerLoss);
+            }
+            replica.state = None;
+            replica.role = Role::Idle;
+        }
+    }
+
+    fn view(&self) -> ComponentView {
+        let leading = self
+            .replicas
+            .values()
+            .filter(|replica| matches!(replica.role, Role::Leader(_)))
+            .count();
+        let pending: usize = self
+            .replicas
+            .values()
+            .map(|replica| match &replica.role {
+                Role::Leader(leader) => leader.pending_acks.len(),
+                _ => 0,
+            })
+            .sum();
+        ComponentView {
+            queue_depth: pending as u64,
+            in_progress: 0,
+            badge: format!("leads {leading}/{}", self.replicas.len()),
+        }
+    }
+
+    fn summary(&self, _now: SimTime) -> Vec<(&'static str, f64)> {
+        let log_records: usize = self
+            .replicas
+            .values()
+            .map(|replica| replica.log.len())
+            .sum();
+        vec![
+            ("produce_requests", self.produce_requests as f64),
+            ("produce_errors", self.produce_errors as f64),
+            ("log_records", log_records as f64),
+            ("truncated_records", self.truncated_records as f64),
+            ("isr_shrinks", self.isr_shrinks as f64),
+            ("isr_expands", self.isr_expands as f64),
+        ]
+    }
+}
