@@ -390,3 +390,29 @@ fn nemesis_plan_is_a_function_of_the_seed_and_heals_before_the_quiet_tail() {
         assert_eq!(crashes, restarts, "seed {seed}: every crash is undone");
     }
 }
+
+/// A violation of one property must not make `trace_time_monotonic` fail:
+/// violation lines are in the trace but are not shown to the checkers.
+#[test]
+fn another_checkers_violation_does_not_break_trace_time_monotonic() {
+    let faults = json!({"timeline": [{"at_ms": 501, "action": {"pause": {"node": "a"}}}]});
+    let report = run_scenario(
+        &pair(latency_ms(1.0), faults, 10.0, 3_000),
+        SimulatorOptions::default(),
+    )
+    .expect("valid");
+    let status = |name: &str| {
+        report
+            .checks
+            .iter()
+            .find(|check| check.name == name)
+            .map(|check| check.status)
+    };
+    use faultline_engine::checkers::CheckStatus;
+    assert_eq!(
+        status("requests_eventually_resolved"),
+        Some(CheckStatus::Fail),
+        "a paused client never resolves its requests"
+    );
+    assert_eq!(status("trace_time_monotonic"), Some(CheckStatus::Pass));
+}
