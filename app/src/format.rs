@@ -76,6 +76,17 @@ pub fn speed(speed_multiplier: f64) -> String {
     }
 }
 
+/// `Payment gatew…`: at most `max_chars` characters, with an ellipsis when cut.
+pub fn shorten(text: &str, max_chars: usize) -> String {
+    if text.chars().count() <= max_chars {
+        text.to_string()
+    } else {
+        let mut short: String = text.chars().take(max_chars.saturating_sub(1)).collect();
+        short.push('…');
+        short
+    }
+}
+
 /// `load_generator` → `load generator`: a wire name made readable.
 pub fn wire_name(name: &str) -> String {
     name.replace('_', " ")
@@ -99,6 +110,13 @@ mod tests {
         assert_eq!(duration_ms(1_500), "1.5 s");
         assert_eq!(counted(1, "link", "links"), "1 link");
         assert_eq!(counted(2_000, "node", "nodes"), "2,000 nodes");
+    }
+
+    #[test]
+    fn long_text_is_shortened() {
+        assert_eq!(shorten("API", 20), "API");
+        assert_eq!(shorten("abcdefghij", 5), "abcd…");
+        assert_eq!(shorten("Zürich–Genève", 7), "Zürich…");
     }
 
     #[test]

@@ -4,12 +4,13 @@
 //! Pure presentation: positions come from the file unchanged; nothing here
 //! moves a node or knows what a node does.
 
+use crate::format;
 use faultline_engine::Scenario;
 use faultline_engine::scenario::LinkKind;
 use std::collections::{BTreeMap, BTreeSet};
 
 pub const NODE_WIDTH_PX: f64 = 176.0;
-pub const NODE_HEIGHT_PX: f64 = 76.0;
+pub const NODE_HEIGHT_PX: f64 = 94.0;
 /// Space between a zone outline and the boxes inside it (more on top, for the label).
 const ZONE_PADDING_PX: f64 = 18.0;
 const ZONE_LABEL_SPACE_PX: f64 = 22.0;
@@ -25,7 +26,7 @@ const PARALLEL_OFFSET_PX: f64 = 8.0;
 /// Link labels sit this far off the line.
 const LABEL_OFFSET_PX: f64 = 10.0;
 /// Longest label drawn in full inside a node box; the accessible name keeps all of it.
-const MAX_NODE_LABEL_CHARS: usize = 20;
+const MAX_NODE_LABEL_CHARS: usize = 17;
 
 /// Everything the canvas draws for one scenario.
 #[derive(Clone, Debug, PartialEq)]
@@ -149,7 +150,7 @@ impl Layout {
                 index,
                 id: node.id.clone(),
                 label: node.label.clone(),
-                short_label: shorten(&node.label, MAX_NODE_LABEL_CHARS),
+                short_label: format::shorten(&node.label, MAX_NODE_LABEL_CHARS),
                 kind: node.spec.kind_name(),
                 left_px: centre.x - NODE_WIDTH_PX / 2.0,
                 top_px: centre.y - NODE_HEIGHT_PX / 2.0,
@@ -323,16 +324,6 @@ fn finite_or_zero(value: f64) -> f64 {
     if value.is_finite() { value } else { 0.0 }
 }
 
-fn shorten(text: &str, max_chars: usize) -> String {
-    if text.chars().count() <= max_chars {
-        text.to_string()
-    } else {
-        let mut short: String = text.chars().take(max_chars - 1).collect();
-        short.push('…');
-        short
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -356,11 +347,5 @@ mod tests {
     #[test]
     fn overlapping_boxes_draw_no_link() {
         assert!(link_geometry(Point { x: 0.0, y: 0.0 }, Point { x: 50.0, y: 0.0 }, 0.0).is_none());
-    }
-
-    #[test]
-    fn long_labels_are_shortened() {
-        assert_eq!(shorten("API", 20), "API");
-        assert_eq!(shorten("abcdefghij", 5), "abcd…");
     }
 }

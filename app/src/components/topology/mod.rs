@@ -14,6 +14,9 @@ use faultline_engine::sim::NodeStatus;
 use layout::{Layout, LinkShape, NODE_HEIGHT_PX, NODE_WIDTH_PX, NodeShape, ZoneShape};
 use leptos::prelude::*;
 
+/// Longest component badge drawn in a node box; the accessible name keeps all of it.
+const MAX_BADGE_CHARS: usize = 21;
+
 #[component]
 pub fn TopologyView(
     scenario: ReadSignal<Option<Scenario>>,
@@ -150,14 +153,17 @@ fn node_view(node: NodeShape, snapshot: ReadSignal<Option<Snapshot>>) -> impl In
             Some(NodeStatus::Up) | None => "up",
         })
     };
-    let stats = move || {
+    let badge = move || {
         live.with(|live| {
             live.as_ref().map_or_else(String::new, |live| {
-                if live.badge.is_empty() {
-                    format!("queue {}", format::count(live.queue_depth))
-                } else {
-                    format!("{} · queue {}", live.badge, format::count(live.queue_depth))
-                }
+                format::shorten(&live.badge, MAX_BADGE_CHARS)
+            })
+        })
+    };
+    let queue = move || {
+        live.with(|live| {
+            live.as_ref().map_or_else(String::new, |live| {
+                format!("queue {}", format::count(live.queue_depth))
             })
         })
     };
@@ -173,7 +179,15 @@ fn node_view(node: NodeShape, snapshot: ReadSignal<Option<Snapshot>>) -> impl In
     let aria_label = {
         let label = label.clone();
         let kind_text = kind_text.clone();
-        move || format!("{label} ({kind_text}), {}, {}", status(), stats())
+        move || {
+            let badge = live.with(|live| live.as_ref().map(|live| live.badge.clone()));
+            format!(
+                "{label} ({kind_text}), {}, {}, {}",
+                status(),
+                badge.unwrap_or_default(),
+                queue()
+            )
+        }
     };
     view! {
         <g
@@ -188,16 +202,20 @@ fn node_view(node: NodeShape, snapshot: ReadSignal<Option<Snapshot>>) -> impl In
         >
             <rect class="node-box" width=NODE_WIDTH_PX height=NODE_HEIGHT_PX rx="10" />
             <rect class="node-accent" x="0" y="10" width="4" height=NODE_HEIGHT_PX - 20.0 rx="2" />
-            <text class="node-label" data-testid="node-label" x="16" y="26">
+            <text class="node-label" data-testid="node-label" x="16" y="27">
                 {short_label}
             </text>
-            <text class="node-kind" x="16" y="45">
+            <text class="node-kind" x="16" y="46">
                 {kind_text}
             </text>
-            <text class="node-stats" data-testid="node-stats" x="16" y="64">
-                {stats}
+            <text class="node-stats" data-testid="node-badge" x="16" y="66">
+                {badge}
             </text>
-            <text class="node-flag" x=NODE_WIDTH_PX - 12.0 y="26">
+            <text class="node-stats" data-testid="node-queue" x="16" y="83">
+                {queue}
+            </text>
+            // Straddles the top border, so it never collides with a long label.
+            <text class="node-flag" x=NODE_WIDTH_PX - 12.0 y="4">
                 {flag}
             </text>
         </g>
