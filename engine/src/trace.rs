@@ -2,8 +2,9 @@
 //!
 //! Each event has one stable text line (`TraceEvent::line`), shared by the CLI,
 //! the tests and the UI's event log. The run's digest is XXH3-128 over a
-//! compact binary encoding of every event (`TraceEvent::encode`), which holds
-//! the same information as the line: equal digests mean identical traces.
+//! compact binary encoding of every event (`TraceEvent::encode`, postcard),
+//! which holds the same information as the line: equal digests mean
+//! identical traces.
 //! Text is only formatted when someone reads it — formatting every event cost
 //! more than the rest of the kernel together (see the kernel_throughput bench).
 //! Memory is bounded: only the last `TRACE_RING_CAPACITY` events are kept
@@ -349,167 +350,26 @@ impl TraceEvent {
         line
     }
 
-    /// Stable binary form hashed into the run digest. Every field that the text
-    /// line shows is encoded (node ids stand for their names, which are fixed
-    /// for a scenario), so the digest identifies the printed trace.
-    pub fn encode(&self, out: &mut Vec<u8>) {
-        fn node(out: &mut Vec<u8>, node: NodeId) {
-            out.extend_from_slice(&node.0.to_le_bytes());
-        }
-        fn text(out: &mut Vec<u8>, text: &str) {
-            out.extend_from_slice(&(text.len() as u32).to_le_bytes());
-            out.extend_from_slice(text.as_bytes());
-        }
-        fn route(out: &mut Vec<u8>, tag: u8, message: MessageId, from: NodeId, to: NodeId) {
-            out.push(tag);
-            out.extend_from_slice(&message.0.to_le_bytes());
-            node(out, from);
-            node(out, to);
-        }
-        out.extend_from_slice(&self.seq.to_le_bytes());
-        out.extend_from_slice(&self.time.as_micros().to_le_bytes());
-        match &self.kind {
-            TraceKind::NodeStart { node: started } => {
-                out.push(1);
-                node(out, *started);
-            }
-            TraceKind::Send {
-                message,
-                from,
-                to,
-                payload,
-                ..
-            } => {
-                route(out, 2, *message, *from, *to);
-                payload.encode(out);
-            }
-            TraceKind::Deliver {
-                message,
-                from,
-                to,
-                payload,
-                duplicate,
-                ..
-            } => {
-                route(out, 3, *message, *from, *to);
-                payload.encode(out);
-                out.push(u8::from(*duplicate));
-            }
-            TraceKind::Drop {
-                message,
-                from,
-                to,
-                reason,
-            } => {
-                route(out, 4, *message, *from, *to);
-                out.push(*reason as u8);
-            }
-            TraceKind::Duplicate { message, from, to } => route(out, 5, *message, *from, *to),
-            TraceKind::Hold { message, from, to } => route(out, 6, *message, *from, *to),
-            TraceKind::Timer { node: fired, timer } => {
-                out.push(7);
-                node(out, *fired);
-                out.extend_from_slice(&timer.to_le_bytes());
-            }
-            TraceKind::State {
-                node: changed,
-                text: state,
-            } => {
-                out.push(8);
-                node(out, *changed);
-                text(out, state);
-            }
-            TraceKind::Operation {
-                node: client,
-                operation,
-                phase,
-                detail,
-            } => {
-                out.push(9);
-                node(out, *client);
-                out.extend_from_slice(&operation.to_le_bytes());
-                out.push(*phase as u8);
-                text(out, detail);
-            }
-            // Origin is deliberately not encoded (see `line`).
-            TraceKind::Fault { text: fault, .. } => {
-                out.push(10);
-                text(out, fault);
-            }
-            TraceKind::CheckViolation {
-                check,
-                text: detail,
-            } => {
-                out.push(11);
-                text(out, check);
-                text(out, detail);
-            }
-            TraceKind::RunEnd { reason } => {
-                out.push(12);
-                text(out, reason);
-            }
-            TraceKind::Fact { node: stater, fact } => {
-                out.push(13);
-                node(out, *stater);
-                match fact {
-                    Fact::KafkaAppend {
-                        topic,
-                        partition,
-                        record,
-                    } => {
-                        out.push(1);
-                        text(out, topic);
-                        out.extend_from_slice(&partition.to_le_bytes());
-                        record.encode(out);
-                    }
-                    Fact::KafkaTruncate {
-                        topic,
-                        partition,
-                        to_offset,
-                        removed,
-                        reason,
-                    } => {
-                        out.push(2);
-                        text(out, topic);
-                        out.extend_from_slice(&partition.to_le_bytes());
-                        out.extend_from_slice(&to_offset.to_le_bytes());
-                        out.extend_from_slice(&removed.to_le_bytes());
-                        out.push(*reason as u8);
-                    }
-                    Fact::KafkaHighWatermark {
-                        topic,
-                        partition,
-                        high_watermark,
-                    } => {
-                        out.push(3);
-                        text(out, topic);
-                        out.extend_from_slice(&partition.to_le_bytes());
-                        out.extend_from_slice(&high_watermark.to_le_bytes());
-                    }
-                    Fact::KafkaLeader {
-                        topic,
-                        partition,
-                        leader,
-                        leader_epoch,
-                        isr,
-                        unclean,
-                    } => {
-                        out.push(4);
-                        text(out, topic);
-                        out.extend_from_slice(&partition.to_le_bytes());
-                        out.extend_from_slice(
-                            &leader.map_or(u32::MAX, |leader| leader.0).to_le_bytes(),
-                        );
-                        out.extend_from_slice(&leader_epoch.to_le_bytes());
-                        out.extend_from_slice(&(isr.len() as u32).to_le_bytes());
-                        for member in isr {
-                            node(out, *member);
-                        }
-                        out.push(u8::from(*unclean));
-                    }
+    /// Stable binary form hashed into the run digest: the event's serde
+    /// encoding in postcard, a compact format whose bytes are specified and
+    /// platform-independent. Deriving it from the serde types means a new
+    /// field can never be left out of the digest by mistake. A fault's origin
+    /// is normalised first: replaying a recorded live fault as a scripted one
+    /// must give the same digest.
+    pub fn encode(&self, out: Vec<u8>) -> Vec<u8> {
+        let result = match &self.kind {
+            TraceKind::Fault { origin, .. } if *origin != FaultOrigin::Scripted => {
+                let mut normalised = self.clone();
+                if let TraceKind::Fault { origin, .. } = &mut normalised.kind {
+                    *origin = FaultOrigin::Scripted;
                 }
+                postcard::to_extend(&normalised, out)
             }
-        }
+            _ => postcard::to_extend(self, out),
+        };
+        // Encoding plain serde data into a Vec cannot fail; if it ever did,
+        // that is a bug in a type's Serialize impl, not a runtime condition.
+        result.expect("trace events serialise with postcard")
     }
 
     /// Nodes an event concerns, for UI highlighting and filtering.
@@ -552,8 +412,9 @@ impl TraceLog {
     }
 
     pub fn append(&mut self, event: TraceEvent, node_names: &[String]) {
-        self.encoded.clear();
-        event.encode(&mut self.encoded);
+        let mut encoded = std::mem::take(&mut self.encoded);
+        encoded.clear();
+        self.encoded = event.encode(encoded);
         self.hasher.update(&self.encoded);
         self.count += 1;
         if let Some(record) = &mut self.full_record {
