@@ -21,7 +21,7 @@ step "cargo test --workspace (native)"
 cargo test --workspace --locked
 
 step "engine determinism on wasm32 (wasm-bindgen-test in Node): digests equal the native golden ones"
-cargo test -p faultline-engine --no-default-features --target wasm32-unknown-unknown --test wasm_determinism --locked
+cargo test -p faultline-engine --target wasm32-unknown-unknown --test wasm_determinism --locked
 
 step "trunk build --release"
 trunk build --release

@@ -1,5 +1,5 @@
 //! wasm32 half of the determinism proof: the examples' digests equal the golden (native) ones.
-//! Run with `cargo test -p faultline-engine --no-default-features --target wasm32-unknown-unknown --test wasm_determinism`.
+//! Run with `cargo test -p faultline-engine --target wasm32-unknown-unknown --test wasm_determinism`.
 #![cfg(target_arch = "wasm32")]
 
 mod common;
