@@ -8,12 +8,86 @@ use crate::trace::{OperationPhase, TraceEvent, TraceKind};
 use fixedbitset::FixedBitSet;
 use std::collections::BTreeMap;
 
-/// Always: every delivered message was sent before.
+/// How many deliveries each message may still have, shared by the two
+/// delivery checkers: a send allows one, each network duplicate one more, and
+/// a delivery or drop uses one. Entries leave when they reach zero, so the map
+/// holds only what is in flight; used-up ids go into a bitset (ids are dense,
+/// from 0), which keeps memory small for long runs.
+#[derive(Default)]
+struct DeliveryLedger {
+    allowance: BTreeMap<MessageId, u32>,
+    exhausted: FixedBitSet,
+}
+
+/// How a delivery was accounted for by the ledger.
+enum Consumed {
+    Allowed,
+    /// Every allowed delivery (or drop) already happened.
+    AlreadyExhausted,
+    /// Never sent.
+    Unknown,
+}
+
+impl DeliveryLedger {
+    fn consume(&mut self, message: MessageId) -> Consumed {
+        match self.allowance.get_mut(&message) {
+            Some(left) => {
+                *left -= 1;
+                if *left == 0 {
+                    self.allowance.remove(&message);
+                    let index = message.0 as usize;
+                    self.exhausted.grow(index + 1);
+                    self.exhausted.insert(index);
+                }
+                Consumed::Allowed
+            }
+            None if self.exhausted.contains(message.0 as usize) => Consumed::AlreadyExhausted,
+            None => Consumed::Unknown,
+        }
+    }
+
+    /// Updates the ledger with one event; for a delivery, says how it was accounted.
+    fn observe(&mut self, kind: &TraceKind) -> Option<Consumed> {
+        match kind {
+            TraceKind::Send { message, .. } => {
+                self.allowance.insert(*message, 1);
+                None
+            }
+            TraceKind::Duplicate { message, .. } => {
+                *self.allowance.entry(*message).or_default() += 1;
+                None
+            }
+            TraceKind::Drop { message, .. } => {
+                self.consume(*message);
+                None
+            }
+            TraceKind::Deliver { message, .. } => Some(self.consume(*message)),
+            _ => None,
+        }
+    }
+}
+
+fn delivery_violation(event: &TraceEvent, detail: String) -> Option<Violation> {
+    let TraceKind::Deliver {
+        message, from, to, ..
+    } = &event.kind
+    else {
+        return None;
+    };
+    Some(Violation {
+        time: event.time,
+        event_seq: Some(event.seq),
+        detail,
+        messages: vec![*message],
+        nodes: vec![*from, *to],
+    })
+}
+
+/// Always: every delivered message was sent before (and not delivered more
+/// often than it was sent and duplicated).
 #[derive(Default)]
 pub struct NoPhantomDelivery {
-    /// Messages sent and not yet finally accounted for. Pruned on delivery or
-    /// drop, except messages a link duplicated, which may still arrive twice.
-    sent: BTreeMap<MessageId, u32>,
+    ledger: DeliveryLedger,
 }
 
 impl NoPhantomDelivery {
@@ -31,40 +105,13 @@ impl Checker for NoPhantomDelivery {
         "Always: a node only receives messages that some node sent"
     }
     fn observe(&mut self, event: &TraceEvent, violations: &mut Vec<Violation>) {
-        match &event.kind {
-            TraceKind::Send { message, .. } => {
-                self.sent.insert(*message, 1);
-            }
-            TraceKind::Duplicate { message, .. } => {
-                *self.sent.entry(*message).or_default() += 1;
-            }
-            TraceKind::Deliver {
-                message, from, to, ..
-            }
-            | TraceKind::Drop {
-                message, from, to, ..
-            } => {
-                let is_delivery = matches!(event.kind, TraceKind::Deliver { .. });
-                match self.sent.get_mut(message) {
-                    Some(remaining) => {
-                        *remaining -= 1;
-                        if *remaining == 0 {
-                            self.sent.remove(message);
-                        }
-                    }
-                    None if is_delivery => violations.push(Violation {
-                        time: event.time,
-                        event_seq: Some(event.seq),
-                        detail: format!(
-                            "{message} delivered but never sent (or delivered more often than sent)"
-                        ),
-                        messages: vec![*message],
-                        nodes: vec![*from, *to],
-                    }),
-                    None => {}
-                }
-            }
-            _ => {}
+        if let Some(Consumed::Unknown | Consumed::AlreadyExhausted) =
+            self.ledger.observe(&event.kind)
+            && let TraceKind::Deliver { message, .. } = &event.kind
+        {
+            let detail =
+                format!("{message} delivered but never sent (or delivered more often than sent)");
+            violations.extend(delivery_violation(event, detail));
         }
     }
     fn finish(&mut self, _end: SimTime, _violations: &mut Vec<Violation>) {}
@@ -73,41 +120,11 @@ impl Checker for NoPhantomDelivery {
 /// Always: a message is delivered at most once, unless the network duplicated it.
 #[derive(Default)]
 pub struct NoUnexpectedDuplicateDelivery {
-    /// Deliveries still allowed for messages not yet fully delivered or dropped
-    /// (1 + copies the network made). Entries leave when they reach zero, so
-    /// this holds only what is in flight.
-    allowance: BTreeMap<MessageId, u32>,
-    /// Messages whose allowance is used up, by id (ids are dense, from 0): one
-    /// bit per message keeps memory small for long runs.
-    exhausted: FixedBitSet,
+    ledger: DeliveryLedger,
 }
 
 impl NoUnexpectedDuplicateDelivery {
     pub const NAME: &'static str = "no_unexpected_duplicate_delivery";
-
-    fn consume(&mut self, message: MessageId) -> Consumed {
-        match self.allowance.get_mut(&message) {
-            Some(left) => {
-                *left -= 1;
-                if *left == 0 {
-                    self.allowance.remove(&message);
-                    let index = message.0 as usize;
-                    self.exhausted.grow(index + 1);
-                    self.exhausted.insert(index);
-                }
-                Consumed::Allowed
-            }
-            None if self.exhausted.contains(message.0 as usize) => Consumed::AlreadyExhausted,
-            None => Consumed::Unknown,
-        }
-    }
-}
-
-enum Consumed {
-    Allowed,
-    AlreadyExhausted,
-    /// Never sent: `no_phantom_delivery` reports that.
-    Unknown,
 }
 
 impl Checker for NoUnexpectedDuplicateDelivery {
@@ -121,32 +138,13 @@ impl Checker for NoUnexpectedDuplicateDelivery {
         "Always: no message is delivered twice over a link that does not duplicate"
     }
     fn observe(&mut self, event: &TraceEvent, violations: &mut Vec<Violation>) {
-        match &event.kind {
-            TraceKind::Send { message, .. } => {
-                self.allowance.insert(*message, 1);
-            }
-            TraceKind::Duplicate { message, .. } => {
-                *self.allowance.entry(*message).or_default() += 1;
-            }
-            TraceKind::Drop { message, .. } => {
-                self.consume(*message);
-            }
-            TraceKind::Deliver {
-                message, from, to, ..
-            } => {
-                if let Consumed::AlreadyExhausted = self.consume(*message) {
-                    violations.push(Violation {
-                        time: event.time,
-                        event_seq: Some(event.seq),
-                        detail: format!(
-                            "{message} delivered again although its link did not duplicate it"
-                        ),
-                        messages: vec![*message],
-                        nodes: vec![*from, *to],
-                    });
-                }
-            }
-            _ => {}
+        // A never-sent message is `no_phantom_delivery`'s to report.
+        if let Some(Consumed::AlreadyExhausted) = self.ledger.observe(&event.kind)
+            && let TraceKind::Deliver { message, .. } = &event.kind
+        {
+            let detail =
+                format!("{message} delivered again although its link did not duplicate it");
+            violations.extend(delivery_violation(event, detail));
         }
     }
     fn finish(&mut self, _end: SimTime, _violations: &mut Vec<Violation>) {}
