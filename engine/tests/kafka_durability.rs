@@ -7,6 +7,8 @@
 
 mod common;
 
+use common::count;
+
 use faultline_engine::checkers::CheckStatus;
 use faultline_engine::rng::SimRng;
 use faultline_engine::sim::SimulatorOptions;
@@ -105,22 +107,6 @@ fn run(scenario: &Scenario, keep_trace: bool) -> Outcome {
         duplicates: status("no_duplicate_log_entries"),
         lines: simulator.trace_mut().take_full_record().unwrap_or_default(),
     }
-}
-
-fn seconds(line: &str) -> f64 {
-    line.split('s')
-        .next()
-        .and_then(|text| text.parse().ok())
-        .expect("line starts with time")
-}
-
-fn count(lines: &[String], needles: &[&str], within: std::ops::Range<f64>) -> usize {
-    lines
-        .iter()
-        .filter(|line| {
-            needles.iter().all(|needle| line.contains(needle)) && within.contains(&seconds(line))
-        })
-        .count()
 }
 
 fn crash_and_restart(node: &str, at_ms: u64, restart_ms: u64) -> Vec<Value> {

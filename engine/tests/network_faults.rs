@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::count;
+
 use faultline_engine::sim::{NodeStatus, SimulatorOptions};
 use faultline_engine::{SimDuration, SimTime, Simulator, run_scenario};
 use serde_json::{Value, json};
@@ -43,24 +45,6 @@ fn trace_lines(scenario: &faultline_engine::Scenario) -> Vec<String> {
     .expect("valid");
     simulator.run_to_end();
     simulator.trace_mut().take_full_record().expect("recorded")
-}
-
-/// Seconds of a trace line (`1.234567s #…`).
-fn seconds(line: &str) -> f64 {
-    line.split('s')
-        .next()
-        .and_then(|text| text.parse().ok())
-        .expect("line starts with time")
-}
-
-/// Lines in the time window that contain every needle, e.g. `&["deliver", "a->b"]`.
-fn count(lines: &[String], needles: &[&str], within: std::ops::Range<f64>) -> usize {
-    lines
-        .iter()
-        .filter(|line| {
-            needles.iter().all(|needle| line.contains(needle)) && within.contains(&seconds(line))
-        })
-        .count()
 }
 
 fn latency_ms(value_ms: f64) -> Value {

@@ -64,3 +64,21 @@ pub fn example_digest(name: &str, seed: Option<u64>) -> String {
         .expect("valid")
         .digest
 }
+
+/// Seconds of a trace line (`1.234567s #…`).
+pub fn seconds(line: &str) -> f64 {
+    line.split('s')
+        .next()
+        .and_then(|text| text.parse().ok())
+        .expect("line starts with time")
+}
+
+/// Trace lines in the time window that contain every needle, e.g. `&["deliver", "a->b"]`.
+pub fn count(lines: &[String], needles: &[&str], within: std::ops::Range<f64>) -> usize {
+    lines
+        .iter()
+        .filter(|line| {
+            needles.iter().all(|needle| line.contains(needle)) && within.contains(&seconds(line))
+        })
+        .count()
+}
