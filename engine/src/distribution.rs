@@ -43,14 +43,6 @@ pub struct EmpiricalPoint {
 pub const MAX_EMPIRICAL_POINTS: usize = 4_096;
 
 impl Distribution {
-    pub fn constant_ms(value_ms: f64) -> Distribution {
-        Distribution::Constant { value_ms }
-    }
-
-    pub fn exponential_ms(mean_ms: f64) -> Distribution {
-        Distribution::Exponential { mean_ms }
-    }
-
     /// One sample, in (fractional) milliseconds.
     pub fn sample_ms(&self, rng: &mut SimRng) -> f64 {
         match self {

@@ -164,14 +164,6 @@ impl Network {
         }
     }
 
-    /// The network properties currently governing a pair.
-    pub fn network_between(&self, from: NodeId, to: NodeId) -> &LinkNetwork {
-        match self.link_index(from, to) {
-            Some(index) => &self.links[index].network,
-            None => &self.default_network,
-        }
-    }
-
     /// Decides the fate of `envelope` sent at `now`. Holding stores it here.
     pub fn route(&mut self, now: SimTime, envelope: &Envelope) -> Route {
         let (from, to) = (envelope.from, envelope.to);
@@ -226,13 +218,5 @@ impl Network {
             return Route::Held;
         }
         Route::Deliver { at, duplicate_at }
-    }
-
-    /// Messages currently held on all links.
-    pub fn held_count(&self) -> usize {
-        self.directions
-            .values()
-            .map(|direction| direction.held_messages.len())
-            .sum()
     }
 }

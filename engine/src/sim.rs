@@ -981,11 +981,4 @@ impl Simulator {
             .map(|event| event.line(&self.node_names))
             .collect()
     }
-
-    /// The last `limit` structured trace events, oldest first.
-    pub fn recent_trace_events(&self, limit: usize) -> Vec<TraceEvent> {
-        let recent = self.trace.recent();
-        let skip = recent.len().saturating_sub(limit);
-        recent.skip(skip).cloned().collect()
-    }
 }

@@ -715,12 +715,6 @@ pub enum ExpectedStatus {
 }
 
 impl Scenario {
-    /// Serialises to pretty JSON (the download format).
-    pub fn to_json_pretty(&self) -> String {
-        serde_json::to_string_pretty(self)
-            .unwrap_or_else(|error| format!("{{\"error\": \"{error}\"}}"))
-    }
-
     pub fn node_index(&self, id: &str) -> Option<usize> {
         self.topology.nodes.iter().position(|node| node.id == id)
     }
