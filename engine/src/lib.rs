@@ -14,6 +14,7 @@ pub mod graph;
 pub mod message;
 pub mod metrics;
 pub mod network;
+pub mod raft;
 pub mod report;
 pub mod rng;
 pub mod scenario;

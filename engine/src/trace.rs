@@ -11,6 +11,7 @@
 //! (plus an opt-in full record of lines for `faultline run --trace`).
 
 use crate::message::{KafkaRecord, MessageClass, MessageId, NodeId, Payload};
+use crate::raft::RaftRole;
 use crate::scenario::limits::TRACE_RING_CAPACITY;
 use crate::time::SimTime;
 use serde::{Deserialize, Serialize};
@@ -207,6 +208,49 @@ pub enum Fact {
         /// Elected from outside the ISR (`unclean.leader.election.enable`).
         unclean: bool,
     },
+    /// A Raft server's role, term or known leader changed (or it started).
+    RaftRole {
+        group: u32,
+        term: u64,
+        role: RaftRole,
+        leader: Option<NodeId>,
+    },
+    /// A Raft server appended an entry; `digest` identifies its content.
+    RaftAppend {
+        group: u32,
+        index: u64,
+        term: u64,
+        digest: u64,
+    },
+    /// A Raft server removed every entry from `from_index` on: a conflicting
+    /// suffix, or (`storage_lost`) its whole log on a crash without durable storage.
+    RaftTruncate {
+        group: u32,
+        from_index: u64,
+        removed: u64,
+        storage_lost: bool,
+    },
+    /// A Raft server learned that entries up to `commit_index` are committed.
+    RaftCommit {
+        group: u32,
+        commit_index: u64,
+        term: u64,
+    },
+    /// A Raft server applied entry `index` to its state machine.
+    RaftApply {
+        group: u32,
+        index: u64,
+        term: u64,
+        digest: u64,
+    },
+    /// A Raft server replaced its log up to `index` with the leader's snapshot,
+    /// keeping `log_kept` entries after it.
+    RaftSnapshotInstalled {
+        group: u32,
+        index: u64,
+        term: u64,
+        log_kept: u64,
+    },
 }
 
 impl TraceEvent {
@@ -344,6 +388,62 @@ impl TraceEvent {
                             if *unclean { " unclean" } else { "" }
                         )
                     }
+                    Fact::RaftRole {
+                        group,
+                        term,
+                        role,
+                        leader,
+                    } => write!(
+                        line,
+                        "raft_role g{group} term={term} {} leader={}",
+                        role.as_str(),
+                        leader.as_ref().map_or("none", name)
+                    ),
+                    Fact::RaftAppend {
+                        group,
+                        index,
+                        term,
+                        digest,
+                    } => write!(
+                        line,
+                        "raft_append g{group} index={index} term={term} digest={digest:016x}"
+                    ),
+                    Fact::RaftTruncate {
+                        group,
+                        from_index,
+                        removed,
+                        storage_lost,
+                    } => write!(
+                        line,
+                        "raft_truncate g{group} from={from_index} removed={removed}{}",
+                        if *storage_lost { " storage_lost" } else { "" }
+                    ),
+                    Fact::RaftCommit {
+                        group,
+                        commit_index,
+                        term,
+                    } => write!(
+                        line,
+                        "raft_commit g{group} index={commit_index} term={term}"
+                    ),
+                    Fact::RaftApply {
+                        group,
+                        index,
+                        term,
+                        digest,
+                    } => write!(
+                        line,
+                        "raft_apply g{group} index={index} term={term} digest={digest:016x}"
+                    ),
+                    Fact::RaftSnapshotInstalled {
+                        group,
+                        index,
+                        term,
+                        log_kept,
+                    } => write!(
+                        line,
+                        "raft_snapshot g{group} index={index} term={term} kept={log_kept}"
+                    ),
                 }
             }
         };

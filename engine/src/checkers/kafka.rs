@@ -226,6 +226,8 @@ impl LogModel {
                     },
                 }
             }
+            // Other components' facts (Raft) are not about Kafka logs.
+            _ => Observed::Nothing,
         }
     }
 }
