@@ -4,6 +4,8 @@
 //! component adds variants here (and a `describe` arm) without touching the
 //! simulator, the network or the trace machinery.
 
+use crate::raft::RaftMessage;
+use crate::raft::kv::{KvCommand, KvOperation, KvOutcome, KvSnapshot};
 use crate::scenario::KafkaAcks;
 use crate::time::SimTime;
 use serde::{Deserialize, Serialize};
@@ -46,11 +48,19 @@ pub enum MessageClass {
 #[serde(rename_all = "snake_case")]
 pub enum Payload {
     /// A client request; `operation` is unique per client node.
-    Request { operation: u64, stream: u32 },
+    Request {
+        operation: u64,
+        stream: u32,
+    },
     /// The answer to `operation`; `ok` false means the server reported an error.
-    Response { operation: u64, ok: bool },
+    Response {
+        operation: u64,
+        ok: bool,
+    },
     /// Kafka producer → controller: where are the leaders of `topic`?
-    KafkaMetadataRequest { topic: String },
+    KafkaMetadataRequest {
+        topic: String,
+    },
     /// Controller → producer: every partition of the topic (leader, epoch).
     KafkaMetadataResponse {
         topic: String,
@@ -124,6 +134,17 @@ pub enum Payload {
         leader_epoch: u32,
         partition_epoch: u32,
         isr: Vec<NodeId>,
+    },
+    /// Raft RPCs between `raft_node` servers of the key-value store.
+    RaftKv(RaftMessage<KvCommand, KvSnapshot>),
+    /// `raft_kv_client` → `raft_node`: run `operation` (answered once committed).
+    RaftKvRequest {
+        request: u64,
+        operation: KvOperation,
+    },
+    RaftKvResponse {
+        request: u64,
+        outcome: KvOutcome,
     },
 }
 
@@ -226,6 +247,17 @@ impl Payload {
             | Payload::KafkaMetadataResponse { .. }
             | Payload::KafkaLeaderAndIsr { .. }
             | Payload::KafkaAlterPartition { .. } => MessageClass::Control,
+            Payload::RaftKv(message) => match message {
+                RaftMessage::AppendEntries { entries, .. } if entries.is_empty() => {
+                    MessageClass::Heartbeat
+                }
+                RaftMessage::RequestVote { .. } | RaftMessage::RequestVoteResponse { .. } => {
+                    MessageClass::Control
+                }
+                _ => MessageClass::Replication,
+            },
+            Payload::RaftKvRequest { .. } => MessageClass::Request,
+            Payload::RaftKvResponse { .. } => MessageClass::Response,
         }
     }
 }
@@ -374,6 +406,13 @@ impl fmt::Display for Payload {
                 "alter_partition {topic}-{partition} epoch={leader_epoch} pe={partition_epoch} isr={}",
                 node_list(isr)
             ),
+            Payload::RaftKv(message) => write!(formatter, "raft {message}"),
+            Payload::RaftKvRequest { request, operation } => {
+                write!(formatter, "kv req={request} {operation}")
+            }
+            Payload::RaftKvResponse { request, outcome } => {
+                write!(formatter, "kv_reply req={request} {outcome}")
+            }
         }
     }
 }

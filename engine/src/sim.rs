@@ -304,6 +304,7 @@ impl Simulator {
             checkers.push(Box::new(LostAcknowledgedWrites::new(node_names.clone())));
             checkers.push(Box::new(NoDuplicateLogEntries::new(node_names.clone())));
         }
+        crate::checkers::raft::register(scenario, &node_names, &mut checkers);
         let mut simulator = Simulator {
             scenario: scenario.clone(),
             seed,

@@ -7,12 +7,17 @@
 
 mod builtin;
 pub mod kafka;
+pub mod raft;
 
 pub use builtin::{
     NoPhantomDelivery, NoUnexpectedDuplicateDelivery, RequestsEventuallyResolved,
     TraceTimeMonotonic,
 };
 pub use kafka::{LostAcknowledgedWrites, NoDuplicateLogEntries};
+pub use raft::{
+    RaftElectionSafety, RaftLeaderAppendOnly, RaftLeaderCompleteness, RaftLeaderEventuallyElected,
+    RaftLogMatching, RaftStateMachineSafety,
+};
 
 use crate::message::{MessageId, NodeId};
 use crate::time::SimTime;
@@ -27,6 +32,12 @@ pub const KNOWN_CHECKER_NAMES: &[&str] = &[
     RequestsEventuallyResolved::NAME,
     LostAcknowledgedWrites::NAME,
     NoDuplicateLogEntries::NAME,
+    RaftElectionSafety::NAME,
+    RaftLeaderAppendOnly::NAME,
+    RaftLogMatching::NAME,
+    RaftLeaderCompleteness::NAME,
+    RaftStateMachineSafety::NAME,
+    RaftLeaderEventuallyElected::NAME,
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -4,6 +4,8 @@ pub mod kafka_broker;
 pub mod kafka_controller;
 pub mod kafka_producer;
 pub mod load_generator;
+pub mod raft_kv_client;
+pub mod raft_node;
 pub mod sink;
 
 use crate::component::Component;
@@ -57,5 +59,22 @@ pub fn build_component(
         ComponentSpec::KafkaProducer(spec) => {
             Box::new(kafka_producer::KafkaProducer::new(spec, index, node_ids))
         }
+        ComponentSpec::RaftNode(spec) => Box::new(raft_node::RaftNode::new(
+            spec,
+            NodeId(index as u32),
+            resolve_members(&spec.members, node_ids),
+        )),
+        ComponentSpec::RaftKvClient(spec) => Box::new(raft_kv_client::RaftKvClient::new(
+            spec,
+            resolve_members(&spec.members, node_ids),
+        )),
     }
+}
+
+/// Node ids of a validated member list (validation guarantees they resolve).
+fn resolve_members(members: &[String], node_ids: &BTreeMap<String, NodeId>) -> Vec<NodeId> {
+    members
+        .iter()
+        .filter_map(|member| node_ids.get(member).copied())
+        .collect()
 }

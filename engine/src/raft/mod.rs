@@ -23,6 +23,8 @@
 //! restarted server has forgotten its vote and its log, which breaks election
 //! safety and can lose committed entries (see `tests/raft_safety.rs`).
 
+pub mod kv;
+
 use crate::message::NodeId;
 use crate::rng::SimRng;
 use crate::time::{SimDuration, SimTime};

@@ -52,3 +52,18 @@ pub const MAX_KAFKA_PENDING_ACKS_PER_PARTITION: usize = 10_000;
 pub const MAX_KAFKA_RETRIES: u32 = 1_000;
 pub const MAX_KAFKA_IN_FLIGHT: u32 = 100;
 pub const MAX_KAFKA_BUFFER_RECORDS: u32 = 100_000;
+/// Raft: servers per group (every message fans out to all of them).
+pub const MAX_RAFT_MEMBERS: usize = 15;
+/// Raft: entries in one AppendEntries.
+pub const MAX_RAFT_ENTRIES_PER_APPEND: u64 = 1_024;
+/// Raft: AppendEntries with entries in flight per follower.
+pub const MAX_RAFT_INFLIGHT_APPENDS: u32 = 64;
+/// Raft: appended-but-uncommitted entries a leader accepts before refusing proposals.
+pub const MAX_RAFT_UNCOMMITTED_ENTRIES: u64 = 100_000;
+/// Raft: log entries kept since the last snapshot; a leader whose log is this
+/// long refuses proposals (`log_full`) until it compacts.
+pub const MAX_RAFT_LOG_ENTRIES: u64 = 1_000_000;
+/// Raft key-value client: logical processes (each one operation at a time).
+pub const MAX_RAFT_CLIENT_CONCURRENCY: u32 = 1_000;
+/// Raft key-value client: attempts per operation (redirects and retries).
+pub const MAX_RAFT_CLIENT_ATTEMPTS: u32 = 100;

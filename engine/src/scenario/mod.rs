@@ -10,6 +10,7 @@ pub mod limits;
 pub mod migrate;
 pub mod parse;
 pub mod problems;
+pub mod raft_spec;
 pub mod schema;
 pub mod validate;
 
@@ -19,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 pub use parse::{parse_scenario, parse_scenario_value};
 pub use problems::{Problem, Problems};
+pub use raft_spec::{RaftKvClientSpec, RaftNodeSpec};
 
 /// The version this build writes. Older versions are migrated on load.
 pub const CURRENT_VERSION: u32 = 1;
@@ -103,6 +105,10 @@ pub enum ComponentSpec {
     KafkaBroker(KafkaBrokerSpec),
     /// A Kafka producer writing records of one topic (batches of one record).
     KafkaProducer(KafkaProducerSpec),
+    /// A server of a Raft-replicated key-value register store.
+    RaftNode(RaftNodeSpec),
+    /// Clients of the Raft key-value store (read/write/cas with leader redirects).
+    RaftKvClient(RaftKvClientSpec),
 }
 
 impl ComponentSpec {
@@ -114,6 +120,8 @@ impl ComponentSpec {
             ComponentSpec::KafkaController(_) => "kafka_controller",
             ComponentSpec::KafkaBroker(_) => "kafka_broker",
             ComponentSpec::KafkaProducer(_) => "kafka_producer",
+            ComponentSpec::RaftNode(_) => "raft_node",
+            ComponentSpec::RaftKvClient(_) => "raft_kv_client",
         }
     }
 
@@ -124,6 +132,8 @@ impl ComponentSpec {
         "kafka_controller",
         "kafka_broker",
         "kafka_producer",
+        "raft_node",
+        "raft_kv_client",
     ];
 }
 

@@ -2,7 +2,7 @@
 
 use super::{
     ComponentSpec, KafkaBrokerSpec, KafkaControllerSpec, KafkaProducerSpec, LoadGeneratorSpec,
-    Position, Scenario, SinkSpec,
+    Position, RaftKvClientSpec, RaftNodeSpec, Scenario, SinkSpec,
 };
 use schemars::{Schema, SchemaGenerator, json_schema};
 
@@ -26,6 +26,8 @@ pub(crate) fn node_schema(generator: &mut SchemaGenerator) -> Schema {
                 "kafka_controller" => generator.subschema_for::<KafkaControllerSpec>(),
                 "kafka_broker" => generator.subschema_for::<KafkaBrokerSpec>(),
                 "kafka_producer" => generator.subschema_for::<KafkaProducerSpec>(),
+                "raft_node" => generator.subschema_for::<RaftNodeSpec>(),
+                "raft_kv_client" => generator.subschema_for::<RaftKvClientSpec>(),
                 other => unreachable_kind(other),
             };
             serde_json::json!({

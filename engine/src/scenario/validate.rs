@@ -9,6 +9,8 @@ use super::*;
 use crate::checkers::KNOWN_CHECKER_NAMES;
 use std::collections::BTreeMap;
 
+mod raft;
+
 pub fn validate(scenario: &Scenario) -> Problems {
     let mut problems = Problems::new();
     let mut validator = Validator {
@@ -240,6 +242,8 @@ impl<'a> Validator<'a> {
                     }
                 }
                 ComponentSpec::KafkaProducer(spec) => self.kafka_producer(&properties, spec),
+                ComponentSpec::RaftNode(spec) => self.raft_node(&properties, spec),
+                ComponentSpec::RaftKvClient(spec) => self.raft_kv_client(&properties, spec),
             }
         }
     }
@@ -476,6 +480,7 @@ impl<'a> Validator<'a> {
     fn node_property_references(&mut self) {
         for (index, node) in self.scenario.topology.nodes.iter().enumerate() {
             self.kafka_references(index, node);
+            self.raft_references(index, node);
             if let ComponentSpec::Sink(SinkSpec {
                 downstream: Some(downstream),
                 ..
