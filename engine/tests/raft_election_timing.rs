@@ -19,18 +19,27 @@ use serde_json::json;
 
 const SERVERS: [&str; 5] = ["s1", "s2", "s3", "s4", "s5"];
 
-/// F2's network (dissertation §9.3): one-way latency U(30, 40) ms.
-const DISSERTATION_LATENCY_MS: (f64, f64) = (30.0, 40.0);
+/// F2's network (dissertation §9.3): one-way latency U(30, 40) ms; writes
+/// take no time (the simulator's default).
+const DISSERTATION_LATENCY_MS: Delays = Delays {
+    one_way_ms: (30.0, 40.0),
+    disk_ms: None,
+};
 /// F3's network (Raft paper, Figure 16: "a broadcast time of roughly 15 ms"):
 /// one-way latency U(7, 8) ms, so a request and its answer take about 15 ms.
-const PAPER_LATENCY_MS: (f64, f64) = (7.0, 8.0);
+const PAPER_LATENCY_MS: Delays = Delays {
+    one_way_ms: (7.0, 8.0),
+    disk_ms: None,
+};
 
-fn cluster(
-    timeout_min_ms: u64,
-    timeout_max_ms: u64,
-    latency_ms: (f64, f64),
-    seed: u64,
-) -> Scenario {
+/// Network latency and (optionally) the servers' fsync time, both uniform in ms.
+#[derive(Clone, Copy)]
+struct Delays {
+    one_way_ms: (f64, f64),
+    disk_ms: Option<(f64, f64)>,
+}
+
+fn cluster(timeout_min_ms: u64, timeout_max_ms: u64, latency: Delays, seed: u64) -> Scenario {
     let nodes: Vec<_> = SERVERS
         .iter()
         .enumerate()
@@ -41,7 +50,8 @@ fn cluster(
                 "members": SERVERS,
                 "election_timeout_min_ms": timeout_min_ms,
                 "election_timeout_max_ms": timeout_max_ms,
-                "heartbeat_interval_ms": timeout_min_ms / 2}})
+                "heartbeat_interval_ms": timeout_min_ms / 2,
+                "disk_write_latency": latency.disk_ms.map(|(low, high)| json!({"uniform": {"low_ms": low, "high_ms": high}}))}})
         })
         .collect();
     let mut links = Vec::new();
@@ -49,7 +59,7 @@ fn cluster(
         for to in &SERVERS[index + 1..] {
             links.push(
                 json!({"from": from, "to": to, "kind": "network", "network": {
-                "latency": {"uniform": {"low_ms": latency_ms.0, "high_ms": latency_ms.1}}}}),
+                "latency": {"uniform": {"low_ms": latency.one_way_ms.0, "high_ms": latency.one_way_ms.1}}}}),
             );
         }
     }
@@ -169,7 +179,7 @@ impl Timing {
 /// `trials` leader crashes with `extra_failed` followers down throughout.
 /// A trial not elected within `cap_ms` counts as `cap_ms` (censored).
 fn measure(
-    latency_ms: (f64, f64),
+    latency: Delays,
     timeout_min_ms: u64,
     timeout_max_ms: u64,
     extra_failed: usize,
@@ -179,13 +189,8 @@ fn measure(
 ) -> Timing {
     let heartbeat_ms = timeout_min_ms / 2;
     let mut offsets = SimRng::for_stream(seed, 0xF2);
-    let (mut driver, mut term, mut leader) = bootstrap(
-        latency_ms,
-        timeout_min_ms,
-        timeout_max_ms,
-        extra_failed,
-        seed,
-    );
+    let (mut driver, mut term, mut leader) =
+        bootstrap(latency, timeout_min_ms, timeout_max_ms, extra_failed, seed);
     let mut timing = Timing {
         samples_ms: Vec::new(),
         censored: 0,
@@ -226,7 +231,7 @@ fn measure(
                 timing.samples_ms.push(cap_ms as f64);
                 timing.censored += 1;
                 (driver, term, leader) = bootstrap(
-                    latency_ms,
+                    latency,
                     timeout_min_ms,
                     timeout_max_ms,
                     extra_failed,
@@ -241,13 +246,13 @@ fn measure(
 /// A running cluster with its first leader elected and `extra_failed`
 /// followers crashed for good.
 fn bootstrap(
-    latency_ms: (f64, f64),
+    latency: Delays,
     timeout_min_ms: u64,
     timeout_max_ms: u64,
     extra_failed: usize,
     seed: u64,
 ) -> (Driver, u64, usize) {
-    let mut driver = Driver::new(&cluster(timeout_min_ms, timeout_max_ms, latency_ms, seed));
+    let mut driver = Driver::new(&cluster(timeout_min_ms, timeout_max_ms, latency, seed));
     let (term, leader, _) = driver
         .run_until_leader(0, SimTime::from_millis(60_000))
         .unwrap_or_else(|| panic!("seed {seed}: no first leader in 60 s"));
@@ -321,29 +326,93 @@ fn election_with_two_servers_failed_takes_about_650_ms() {
     );
 }
 
-/// F3: no randomness (150–150 ms) gives repeated split votes; 5 ms of it
-/// brings the median to ≈ 287 ms.
+/// F3: with no randomness (150–150 ms) split votes repeat: after a leader
+/// crash the followers time out within a few ms of each other, every round.
 #[test]
-#[ignore = "150-155 ms median not yet reproduced (see the report)"]
-fn without_timeout_randomness_split_votes_repeat_and_5_ms_fixes_it() {
+fn without_timeout_randomness_split_votes_repeat_for_over_10_s() {
     let seed = 3;
-    let fixed = measure(PAPER_LATENCY_MS, 150, 150, 0, 20, 30_000, seed);
+    let fixed = measure(PAPER_LATENCY_MS, 150, 150, 0, 10, 30_000, seed);
     report("F3 150-150 ms", &fixed);
-    let slightly_random = measure(PAPER_LATENCY_MS, 150, 155, 0, 200, 30_000, seed);
-    report("F3 150-155 ms", &slightly_random);
-    let median = slightly_random.percentile(0.5);
-    assert!(
-        (230.0..=360.0).contains(&median),
-        "seed {seed}: 150-155 ms median {median:.0} ms, dissertation ≈ 287 ms"
-    );
-    assert!(
-        fixed.mean() > 5.0 * median,
-        "seed {seed}: fixed timeouts mean {:.0} ms should be many split-vote rounds slower than {median:.0} ms",
-        fixed.mean()
-    );
     assert!(
         fixed.share_above(10_000.0) >= 0.5,
         "seed {seed}: with no randomness most elections should take over 10 s ({:.0}% did)",
         100.0 * fixed.share_above(10_000.0)
     );
+    let randomized = measure(PAPER_LATENCY_MS, 150, 300, 0, 100, 30_000, seed);
+    report("F3 150-300 ms", &randomized);
+    assert!(
+        randomized.percentile(0.5) < 500.0,
+        "seed {seed}: with 150 ms of randomness the median is {:.0} ms, expected well under 500 ms",
+        randomized.percentile(0.5)
+    );
+}
+
+/// F3's second half: 5 ms of randomness brings the median to ≈ 287 ms in the
+/// paper. Not reproduced yet: this model needs seconds (see the report).
+#[test]
+#[ignore = "150-155 ms median not reproduced: about 2 s here, 287 ms in the paper"]
+fn five_ms_of_timeout_randomness_brings_the_median_to_about_287_ms() {
+    let seed = 3;
+    let slightly_random = measure(PAPER_LATENCY_MS, 150, 155, 0, 200, 30_000, seed);
+    report("F3 150-155 ms", &slightly_random);
+    let median = slightly_random.percentile(0.5);
+    assert!(
+        (230.0..=360.0).contains(&median),
+        "seed {seed}: 150-155 ms median {median:.0} ms, paper ≈ 287 ms"
+    );
+}
+
+/// Every configuration in one table, for the report (also with a disk whose
+/// fsync takes U(5, 25) ms before votes and acknowledgements leave).
+/// `cargo test -p faultline-engine --release --test raft_election_timing -- --ignored --nocapture`
+#[test]
+#[ignore]
+fn election_timing_table() {
+    let spinning_disk = Delays {
+        one_way_ms: (30.0, 40.0),
+        disk_ms: Some((5.0, 25.0)),
+    };
+    let rows: [(&str, Delays, u64, u64, usize, usize); 9] = [
+        (
+            "F2 300-600, 1 failed",
+            DISSERTATION_LATENCY_MS,
+            300,
+            600,
+            0,
+            2_000,
+        ),
+        (
+            "F2 300-600, 2 failed",
+            DISSERTATION_LATENCY_MS,
+            300,
+            600,
+            1,
+            2_000,
+        ),
+        (
+            "F2 300-600, 1 failed, disk 5-25",
+            spinning_disk,
+            300,
+            600,
+            0,
+            2_000,
+        ),
+        (
+            "F2 300-600, 2 failed, disk 5-25",
+            spinning_disk,
+            300,
+            600,
+            1,
+            2_000,
+        ),
+        ("F3 150-150", PAPER_LATENCY_MS, 150, 150, 0, 50),
+        ("F3 150-151", PAPER_LATENCY_MS, 150, 151, 0, 200),
+        ("F3 150-155", PAPER_LATENCY_MS, 150, 155, 0, 500),
+        ("F3 150-175", PAPER_LATENCY_MS, 150, 175, 0, 500),
+        ("F3 150-300", PAPER_LATENCY_MS, 150, 300, 0, 1_000),
+    ];
+    for (label, delays, min, max, extra_failed, trials) in rows {
+        let timing = measure(delays, min, max, extra_failed, trials, 30_000, 11);
+        report(label, &timing);
+    }
 }

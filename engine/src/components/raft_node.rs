@@ -8,15 +8,21 @@
 //! `unknown` when this server stops leading first.
 
 use crate::component::{Component, ComponentView, Context, TimerId, TimerTag};
+use crate::distribution::Distribution;
 use crate::message::{Envelope, NodeId, Payload};
 use crate::raft::kv::{KvCommand, KvOperation, KvOutcome, KvSnapshot};
 use crate::raft::{EntryPayload, RaftAction, RaftConfig, RaftCore, RaftEnv, RaftRole, RaftTimer};
 use crate::scenario::RaftNodeSpec;
 use crate::time::{SimDuration, SimTime};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 const TIMER_ELECTION: u32 = 1;
 const TIMER_HEARTBEAT: u32 = 2;
+const TIMER_DISK_WRITE_DONE: u32 = 3;
+
+/// Outgoing batches waiting for their disk write, at most. A server whose
+/// disk falls this far behind folds new messages into the last batch.
+const MAX_PENDING_DISK_WRITES: usize = 10_000;
 
 type KvCore = RaftCore<KvCommand, KvSnapshot>;
 type KvAction = RaftAction<KvCommand, KvSnapshot>;
@@ -38,6 +44,22 @@ pub struct RaftNode {
     applied_commands: u64,
     requests_refused: u64,
     elections_won: u64,
+    disk_write_latency: Option<Distribution>,
+    /// When the disk finishes the writes issued so far (simulated time).
+    disk_free_at: SimTime,
+    /// Messages held until the write they depend on is durable, oldest first.
+    held_sends: VecDeque<(SimTime, Vec<(NodeId, Payload)>)>,
+}
+
+/// What Raft persists, to see whether a call changed it.
+fn durable_signature(core: &KvCore) -> (u64, Option<NodeId>, u64, u64, u64) {
+    (
+        core.term(),
+        core.voted_for(),
+        core.last_log_index(),
+        core.last_log_term(),
+        core.snapshot_index(),
+    )
 }
 
 impl RaftNode {
@@ -67,6 +89,12 @@ impl RaftNode {
             applied_commands: 0,
             requests_refused: 0,
             elections_won: 0,
+            disk_write_latency: spec
+                .disk_write_latency
+                .clone()
+                .filter(|_| spec.durable_storage),
+            disk_free_at: SimTime::ZERO,
+            held_sends: VecDeque::new(),
         }
     }
 
@@ -78,6 +106,7 @@ impl RaftNode {
     ) {
         let mut actions = Vec::new();
         let now = ctx.local_clock();
+        let before = durable_signature(&self.core);
         {
             let mut env = RaftEnv {
                 now,
@@ -85,15 +114,74 @@ impl RaftNode {
             };
             call(&mut self.core, &mut env, &mut actions);
         }
-        self.perform(ctx, actions);
+        self.perform(ctx, actions, before);
     }
 
-    fn perform(&mut self, ctx: &mut Context<'_>, actions: Vec<KvAction>) {
+    /// Sends now, or after the disk write this call needs (and any before it).
+    fn send_after_disk(
+        &mut self,
+        ctx: &mut Context<'_>,
+        sends: Vec<(NodeId, Payload)>,
+        wrote: bool,
+    ) {
+        if sends.is_empty() && !wrote {
+            return;
+        }
+        match &self.disk_write_latency {
+            Some(latency) if wrote && self.held_sends.len() < MAX_PENDING_DISK_WRITES => {
+                let duration = latency.sample(ctx.rng());
+                self.disk_free_at = self.disk_free_at.max(ctx.now()).plus(duration);
+                self.held_sends.push_back((self.disk_free_at, sends));
+                ctx.set_timer(
+                    self.disk_free_at.since(ctx.now()),
+                    TimerTag {
+                        kind: TIMER_DISK_WRITE_DONE,
+                        id: 0,
+                    },
+                );
+            }
+            _ if !self.held_sends.is_empty() => {
+                // FIFO: nothing overtakes a message waiting for the disk.
+                if let Some((_, batch)) = self.held_sends.back_mut() {
+                    batch.extend(sends);
+                }
+            }
+            _ => {
+                for (to, payload) in sends {
+                    ctx.send(to, payload, 64);
+                }
+            }
+        }
+    }
+
+    fn release_written(&mut self, ctx: &mut Context<'_>) {
+        while self
+            .held_sends
+            .front()
+            .is_some_and(|(ready_at, _)| *ready_at <= ctx.now())
+        {
+            let (_, batch) = self.held_sends.pop_front().expect("checked");
+            for (to, payload) in batch {
+                let size_bytes = match &payload {
+                    Payload::RaftKv(message) => message.size_bytes(),
+                    _ => 64,
+                };
+                ctx.send(to, payload, size_bytes);
+            }
+        }
+    }
+
+    fn perform(
+        &mut self,
+        ctx: &mut Context<'_>,
+        actions: Vec<KvAction>,
+        before: (u64, Option<NodeId>, u64, u64, u64),
+    ) {
+        let mut sends = Vec::new();
         for action in actions {
             match action {
                 RaftAction::Send { to, message } => {
-                    let size_bytes = message.size_bytes();
-                    ctx.send(to, Payload::RaftKv(message), size_bytes);
+                    sends.push((to, Payload::RaftKv(message)));
                 }
                 RaftAction::SetTimer { timer, after } => {
                     if let Some(previous) = self.timers.remove(&timer) {
@@ -110,7 +198,7 @@ impl RaftNode {
                     index,
                     term,
                     payload,
-                } => self.apply(ctx, index, term, payload),
+                } => self.apply(index, term, payload, &mut sends),
                 RaftAction::RestoreSnapshot { data, .. } => {
                     self.store = data.into_iter().collect();
                 }
@@ -121,14 +209,13 @@ impl RaftNode {
                         // Whatever this leader appended may still commit under
                         // the next one, or not: the outcome is unknown.
                         for (_, pending) in std::mem::take(&mut self.pending) {
-                            ctx.send(
+                            sends.push((
                                 pending.client,
                                 Payload::RaftKvResponse {
                                     request: pending.request,
                                     outcome: KvOutcome::Unknown,
                                 },
-                                64,
-                            );
+                            ));
                         }
                     }
                     ctx.state(format!(
@@ -140,6 +227,8 @@ impl RaftNode {
                 RaftAction::Fact(fact) => ctx.fact(fact),
             }
         }
+        let wrote = durable_signature(&self.core) != before;
+        self.send_after_disk(ctx, sends, wrote);
         if let Some(index) = self.core.snapshot_due() {
             let snapshot: KvSnapshot = self.store.iter().map(|(k, v)| (*k, *v)).collect();
             self.core.compact(index, snapshot);
@@ -148,10 +237,10 @@ impl RaftNode {
 
     fn apply(
         &mut self,
-        ctx: &mut Context<'_>,
         index: u64,
         term: u64,
         payload: EntryPayload<KvCommand>,
+        sends: &mut Vec<(NodeId, Payload)>,
     ) {
         let outcome = match &payload {
             EntryPayload::Command(command) => {
@@ -175,14 +264,13 @@ impl RaftNode {
                 }
                 _ => KvOutcome::Lost,
             };
-            ctx.send(
+            sends.push((
                 pending.client,
                 Payload::RaftKvResponse {
                     request: pending.request,
                     outcome: reply,
                 },
-                64,
-            );
+            ));
         }
     }
 
@@ -220,6 +308,7 @@ impl RaftNode {
             operation,
         };
         let mut actions = Vec::new();
+        let before = durable_signature(&self.core);
         let result = self.core.propose(command, &mut actions);
         match result {
             Ok((index, term)) => {
@@ -245,10 +334,14 @@ impl RaftNode {
                         }
                     }
                 };
-                ctx.send(client, Payload::RaftKvResponse { request, outcome }, 64);
+                self.send_after_disk(
+                    ctx,
+                    vec![(client, Payload::RaftKvResponse { request, outcome })],
+                    false,
+                );
             }
         }
-        self.perform(ctx, actions);
+        self.perform(ctx, actions, before);
     }
 }
 
@@ -275,6 +368,10 @@ impl Component for RaftNode {
 
     fn on_timer(&mut self, ctx: &mut Context<'_>, tag: TimerTag) {
         let timer = match tag.kind {
+            TIMER_DISK_WRITE_DONE => {
+                self.release_written(ctx);
+                return;
+            }
             TIMER_ELECTION => RaftTimer::Election,
             TIMER_HEARTBEAT => RaftTimer::Heartbeat,
             _ => return,
@@ -294,6 +391,9 @@ impl Component for RaftNode {
         self.store.clear();
         self.pending.clear();
         self.timers.clear();
+        // Messages waiting for a write never left; the disk stops with the process.
+        self.held_sends.clear();
+        self.disk_free_at = SimTime::ZERO;
         ctx.state("crashed: state machine and volatile Raft state lost");
     }
 

@@ -32,6 +32,12 @@ pub struct RaftNodeSpec {
     /// vote and its log, which breaks Raft's safety (see the raft_safety tests).
     #[serde(default = "default_true")]
     pub durable_storage: bool,
+    /// Time to make term, vote and new log entries durable (fsync) before the
+    /// messages that depend on them leave: a candidate's vote requests, a
+    /// voter's answer, a follower's acknowledgement. Later messages queue
+    /// behind the write. Absent: writes take no time. Only with `durable_storage`.
+    #[serde(default)]
+    pub disk_write_latency: Option<Distribution>,
     /// Entries in one AppendEntries message at most.
     #[serde(default = "default_max_entries_per_append")]
     pub max_entries_per_append: u64,

@@ -67,6 +67,9 @@ impl<'a> Validator<'a> {
                 );
             }
         }
+        if let Some(latency) = &spec.disk_write_latency {
+            latency.validate(&format!("{properties}.disk_write_latency"), self.problems);
+        }
         if spec.snapshot_threshold_entries > spec.max_log_entries {
             self.problems.push(
                 format!("{properties}.snapshot_threshold_entries"),
