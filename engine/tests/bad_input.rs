@@ -187,7 +187,7 @@ fn every_problem_is_reported_not_just_the_first() {
             topology.links[0].to: no node "nowhere"
             workload.streams[0].client: expected a load_generator node, but "payment" is a sink
             workload.streams[0].target: a client cannot target itself
-            expectations[0].check.name: no checker "no_phantom_delivry" (did you mean "no_phantom_delivery"?); known: no_phantom_delivery, no_unexpected_duplicate_delivery, trace_time_monotonic, requests_eventually_resolved, lost_acknowledged_writes, no_duplicate_log_entries, raft_election_safety, raft_leader_append_only, raft_log_matching, raft_leader_completeness, raft_state_machine_safety, raft_leader_eventually_elected"#]],
+            expectations[0].check.name: no checker "no_phantom_delivry" (did you mean "no_phantom_delivery"?); known: no_phantom_delivery, no_unexpected_duplicate_delivery, trace_time_monotonic, requests_eventually_resolved, lost_acknowledged_writes, no_duplicate_log_entries, raft_election_safety, raft_leader_append_only, raft_log_matching, raft_leader_completeness, raft_state_machine_safety, raft_leader_eventually_elected, raft_kv_linearizable"#]],
     );
 }
 

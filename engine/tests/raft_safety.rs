@@ -4,7 +4,8 @@
 //! one-way latency 1–3 ms) and a `raft_kv_client` with three processes doing
 //! reads, writes and cas on one register. Checkers: raft_election_safety,
 //! raft_leader_append_only, raft_log_matching, raft_leader_completeness,
-//! raft_state_machine_safety (Always) and raft_leader_eventually_elected.
+//! raft_state_machine_safety, raft_kv_linearizable (Always) and
+//! raft_leader_eventually_elected.
 
 mod common;
 
@@ -14,12 +15,13 @@ use faultline_engine::sim::SimulatorOptions;
 use faultline_engine::{Scenario, Simulator};
 use serde_json::{Value, json};
 
-const SAFETY_CHECKS: [&str; 5] = [
+const SAFETY_CHECKS: [&str; 6] = [
     "raft_election_safety",
     "raft_leader_append_only",
     "raft_log_matching",
     "raft_leader_completeness",
     "raft_state_machine_safety",
+    "raft_kv_linearizable",
 ];
 
 struct Cluster {

@@ -7,6 +7,7 @@
 
 mod builtin;
 pub mod kafka;
+pub mod linearizable;
 pub mod raft;
 
 pub use builtin::{
@@ -38,6 +39,7 @@ pub const KNOWN_CHECKER_NAMES: &[&str] = &[
     RaftLeaderCompleteness::NAME,
     RaftStateMachineSafety::NAME,
     RaftLeaderEventuallyElected::NAME,
+    linearizable::RaftKvLinearizable::NAME,
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -734,4 +734,17 @@ pub fn register(
         names,
         crate::time::SimDuration::from_millis(longest_timeout_ms * 10),
     )));
+    let clients: BTreeSet<NodeId> = scenario
+        .topology
+        .nodes
+        .iter()
+        .enumerate()
+        .filter(|(_, node)| matches!(node.spec, crate::scenario::ComponentSpec::RaftKvClient(_)))
+        .map(|(index, _)| NodeId(index as u32))
+        .collect();
+    if !clients.is_empty() {
+        checkers.push(Box::new(super::linearizable::RaftKvLinearizable::new(
+            clients,
+        )));
+    }
 }

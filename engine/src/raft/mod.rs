@@ -951,8 +951,11 @@ impl<C: RaftData, S: RaftData> RaftCore<C, S> {
                 if self.role != RaftRole::Leader || term < self.durable.term {
                     return;
                 }
+                let last_log_index = self.last_log_index();
                 if let Some(progress) = self.progress.get_mut(&from) {
-                    progress.match_index = progress.match_index.max(last_included_index);
+                    progress.match_index = progress
+                        .match_index
+                        .max(last_included_index.min(last_log_index));
                     progress.next_index = progress.match_index + 1;
                     progress.inflight = 0;
                     progress.last_ack = Some(env.now);
@@ -1216,13 +1219,16 @@ impl<C: RaftData, S: RaftData> RaftCore<C, S> {
             return;
         };
         progress.last_ack = Some(env.now);
+        // Never believe a follower holds more than this leader's log: only a
+        // server that lost its storage and reused a term could claim so.
         let send_more = if let Some(next) = next_from_hint {
             progress.inflight = 0;
-            progress.next_index = next.clamp(progress.match_index + 1, last_log_index + 1);
+            let lowest = (progress.match_index + 1).min(last_log_index + 1);
+            progress.next_index = next.clamp(lowest, last_log_index + 1);
             true
         } else {
             progress.inflight = progress.inflight.saturating_sub(1);
-            progress.match_index = progress.match_index.max(match_index);
+            progress.match_index = progress.match_index.max(match_index.min(last_log_index));
             progress.next_index = progress.next_index.max(progress.match_index + 1);
             progress.next_index <= last_log_index
                 && progress.inflight < self.config.max_inflight_appends

@@ -22,6 +22,10 @@ pub const EXAMPLES: &[(&str, &str)] = &[
         "closed-loop-nemesis",
         include_str!("../../../public/scenarios/closed-loop-nemesis.json"),
     ),
+    (
+        "raft-election-under-partition",
+        include_str!("../../../public/scenarios/raft-election-under-partition.json"),
+    ),
 ];
 
 pub fn example(name: &str) -> Scenario {
