@@ -46,11 +46,19 @@ pub enum MessageClass {
 #[serde(rename_all = "snake_case")]
 pub enum Payload {
     /// A client request; `operation` is unique per client node.
-    Request { operation: u64, stream: u32 },
+    Request {
+        operation: u64,
+        stream: u32,
+    },
     /// The answer to `operation`; `ok` false means the server reported an error.
-    Response { operation: u64, ok: bool },
+    Response {
+        operation: u64,
+        ok: bool,
+    },
     /// Kafka producer → controller: where are the leaders of `topic`?
-    KafkaMetadataRequest { topic: String },
+    KafkaMetadataRequest {
+        topic: String,
+    },
     /// Controller → producer: every partition of the topic (leader, epoch).
     KafkaMetadataResponse {
         topic: String,
@@ -125,6 +133,77 @@ pub enum Payload {
         partition_epoch: u32,
         isr: Vec<NodeId>,
     },
+    /// Service → service instance: one attempt of a synchronous call. `call`
+    /// names this call (unique per caller), `trace` the root request and
+    /// `parent` the span that made the call, so the call tree is rebuilt from
+    /// the trace alone.
+    ServiceCall {
+        call: u64,
+        attempt: u32,
+        trace: SpanRef,
+        parent: SpanRef,
+        endpoint: String,
+        key: u64,
+    },
+    /// The callee's answer to one attempt.
+    ServiceReply {
+        call: u64,
+        attempt: u32,
+        status: ServiceStatus,
+    },
+    /// Active health check of a service instance (answered by the node itself, not its workers).
+    HealthProbe {
+        probe: u64,
+    },
+    HealthProbeReply {
+        probe: u64,
+    },
+    /// A client request with an HTTP-style path, for an `api_gateway`
+    /// (answered with `Response` like `Request`).
+    HttpRequest {
+        operation: u64,
+        stream: u32,
+        path: String,
+        /// Carries an auth token (the gateway refuses requests without one).
+        auth_token: bool,
+    },
+}
+
+/// A span of a request tree: the node that issued a request and its id there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct SpanRef {
+    pub node: NodeId,
+    pub id: u64,
+}
+
+impl fmt::Display for SpanRef {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "n{}.{}", self.node.0, self.id)
+    }
+}
+
+/// How a service answered a call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServiceStatus {
+    Ok,
+    /// The endpoint ran and failed (error probability, or a failed call without fallback).
+    Error,
+    /// The queue was full.
+    Rejected,
+    /// Load shedding refused it before queueing.
+    Shed,
+}
+
+impl ServiceStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceStatus::Ok => "ok",
+            ServiceStatus::Error => "error",
+            ServiceStatus::Rejected => "rejected",
+            ServiceStatus::Shed => "shed",
+        }
+    }
 }
 
 /// One partition as the controller sees it.
@@ -226,6 +305,11 @@ impl Payload {
             | Payload::KafkaMetadataResponse { .. }
             | Payload::KafkaLeaderAndIsr { .. }
             | Payload::KafkaAlterPartition { .. } => MessageClass::Control,
+            Payload::ServiceCall { .. } | Payload::HttpRequest { .. } => MessageClass::Request,
+            Payload::ServiceReply { .. } => MessageClass::Response,
+            Payload::HealthProbe { .. } | Payload::HealthProbeReply { .. } => {
+                MessageClass::Heartbeat
+            }
         }
     }
 }
@@ -373,6 +457,38 @@ impl fmt::Display for Payload {
                 formatter,
                 "alter_partition {topic}-{partition} epoch={leader_epoch} pe={partition_epoch} isr={}",
                 node_list(isr)
+            ),
+            Payload::ServiceCall {
+                call,
+                attempt,
+                trace,
+                parent,
+                endpoint,
+                key,
+            } => write!(
+                formatter,
+                "call c={call} try={attempt} trace={trace} parent={parent} endpoint={endpoint} key={key}"
+            ),
+            Payload::ServiceReply {
+                call,
+                attempt,
+                status,
+            } => write!(
+                formatter,
+                "reply c={call} try={attempt} {}",
+                status.as_str()
+            ),
+            Payload::HealthProbe { probe } => write!(formatter, "health? {probe}"),
+            Payload::HealthProbeReply { probe } => write!(formatter, "health {probe}"),
+            Payload::HttpRequest {
+                operation,
+                stream,
+                path,
+                auth_token,
+            } => write!(
+                formatter,
+                "http op={operation} stream={stream} {path}{}",
+                if *auth_token { " token" } else { " no-token" }
             ),
         }
     }

@@ -207,6 +207,14 @@ pub enum Fact {
         /// Elected from outside the ISR (`unclean.leader.election.enable`).
         unclean: bool,
     },
+    /// A caller's circuit breaker for calls to `service` changed state
+    /// (`closed`, `open`, `half_open`), and why.
+    CircuitBreakerTransition {
+        service: String,
+        from: String,
+        to: String,
+        reason: String,
+    },
 }
 
 impl TraceEvent {
@@ -344,6 +352,12 @@ impl TraceEvent {
                             if *unclean { " unclean" } else { "" }
                         )
                     }
+                    Fact::CircuitBreakerTransition {
+                        service,
+                        from,
+                        to,
+                        reason,
+                    } => write!(line, "circuit_breaker {service} {from}->{to} ({reason})"),
                 }
             }
         };

@@ -226,6 +226,8 @@ impl LogModel {
                     },
                 }
             }
+            // Not about logs.
+            Fact::CircuitBreakerTransition { .. } => Observed::Nothing,
         }
     }
 }

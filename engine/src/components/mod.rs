@@ -4,6 +4,8 @@ pub mod kafka_broker;
 pub mod kafka_controller;
 pub mod kafka_producer;
 pub mod load_generator;
+pub mod resilience;
+pub mod service;
 pub mod sink;
 
 use crate::component::Component;
@@ -56,6 +58,10 @@ pub fn build_component(
         }
         ComponentSpec::KafkaProducer(spec) => {
             Box::new(kafka_producer::KafkaProducer::new(spec, index, node_ids))
+        }
+        ComponentSpec::Service(spec) => Box::new(service::Service::new(spec, scenario, node_ids)),
+        ComponentSpec::ApiGateway(spec) => {
+            Box::new(service::Service::new_gateway(spec, scenario, node_ids))
         }
     }
 }

@@ -11,7 +11,9 @@ pub mod migrate;
 pub mod parse;
 pub mod problems;
 pub mod schema;
+pub mod services;
 pub mod validate;
+pub mod validate_services;
 
 use crate::distribution::Distribution;
 use schemars::JsonSchema;
@@ -103,6 +105,11 @@ pub enum ComponentSpec {
     KafkaBroker(KafkaBrokerSpec),
     /// A Kafka producer writing records of one topic (batches of one record).
     KafkaProducer(KafkaProducerSpec),
+    /// One instance of a microservice: workers, a bounded queue, endpoints of
+    /// steps, and resilience policies on its calls to other services.
+    Service(services::ServiceSpec),
+    /// An API gateway: path routing, auth check, per-client rate limit, response cache, timeout.
+    ApiGateway(services::ApiGatewaySpec),
 }
 
 impl ComponentSpec {
@@ -114,6 +121,8 @@ impl ComponentSpec {
             ComponentSpec::KafkaController(_) => "kafka_controller",
             ComponentSpec::KafkaBroker(_) => "kafka_broker",
             ComponentSpec::KafkaProducer(_) => "kafka_producer",
+            ComponentSpec::Service(_) => "service",
+            ComponentSpec::ApiGateway(_) => "api_gateway",
         }
     }
 
@@ -124,6 +133,8 @@ impl ComponentSpec {
         "kafka_controller",
         "kafka_broker",
         "kafka_producer",
+        "service",
+        "api_gateway",
     ];
 }
 
@@ -480,6 +491,13 @@ pub struct WorkloadStream {
     /// Streams stop issuing at this time (absent: run to the end).
     #[serde(default)]
     pub stop_ms: Option<u64>,
+    /// HTTP-style path sent with each request (for an `api_gateway` target,
+    /// which routes by it); absent: a plain request.
+    #[serde(default)]
+    pub path: Option<String>,
+    /// With `path`: whether requests carry an auth token.
+    #[serde(default = "default_true")]
+    pub auth_token: bool,
 }
 
 fn default_request_bytes() -> u32 {

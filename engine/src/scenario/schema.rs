@@ -26,6 +26,8 @@ pub(crate) fn node_schema(generator: &mut SchemaGenerator) -> Schema {
                 "kafka_controller" => generator.subschema_for::<KafkaControllerSpec>(),
                 "kafka_broker" => generator.subschema_for::<KafkaBrokerSpec>(),
                 "kafka_producer" => generator.subschema_for::<KafkaProducerSpec>(),
+                "service" => generator.subschema_for::<super::services::ServiceSpec>(),
+                "api_gateway" => generator.subschema_for::<super::services::ApiGatewaySpec>(),
                 other => unreachable_kind(other),
             };
             serde_json::json!({

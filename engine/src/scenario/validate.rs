@@ -24,6 +24,7 @@ pub fn validate(scenario: &Scenario) -> Problems {
     validator.zones();
     validator.links();
     validator.workload();
+    validate_services::workload_paths(scenario, validator.problems);
     validator.faults();
     validator.expectations();
     problems
@@ -240,6 +241,16 @@ impl<'a> Validator<'a> {
                     }
                 }
                 ComponentSpec::KafkaProducer(spec) => self.kafka_producer(&properties, spec),
+                ComponentSpec::Service(spec) => {
+                    super::validate_services::service_properties(&properties, spec, self.problems)
+                }
+                ComponentSpec::ApiGateway(spec) => {
+                    super::validate_services::api_gateway_properties(
+                        &properties,
+                        spec,
+                        self.problems,
+                    )
+                }
             }
         }
     }
@@ -476,6 +487,8 @@ impl<'a> Validator<'a> {
     fn node_property_references(&mut self) {
         for (index, node) in self.scenario.topology.nodes.iter().enumerate() {
             self.kafka_references(index, node);
+            super::validate_services::service_references(self.scenario, index, self.problems);
+            super::validate_services::api_gateway_references(self.scenario, index, self.problems);
             if let ComponentSpec::Sink(SinkSpec {
                 downstream: Some(downstream),
                 ..
