@@ -22,6 +22,18 @@ pub const EXAMPLES: &[(&str, &str)] = &[
         "closed-loop-nemesis",
         include_str!("../../../public/scenarios/closed-loop-nemesis.json"),
     ),
+    (
+        "retry-storm",
+        include_str!("../../../public/scenarios/retry-storm.json"),
+    ),
+    (
+        "circuit-breaker-cascade",
+        include_str!("../../../public/scenarios/circuit-breaker-cascade.json"),
+    ),
+    (
+        "rate-limited-gateway",
+        include_str!("../../../public/scenarios/rate-limited-gateway.json"),
+    ),
 ];
 
 pub fn example(name: &str) -> Scenario {
