@@ -182,3 +182,79 @@ fn timeout_breaker_and_fallback_keep_the_path_up_and_the_breaker_cycles_back_to_
         "ends closed (seed {seed})"
     );
 }
+
+fn breaker_lines(outcome: &Outcome) -> Vec<&String> {
+    outcome
+        .lines
+        .iter()
+        .filter(|line| line.contains("fact orders circuit_breaker inventory"))
+        .collect()
+}
+
+#[test]
+fn automatic_transition_moves_to_half_open_exactly_when_the_wait_ends() {
+    let seed = 32;
+    let policy = json!({
+        "service": "inventory", "timeout_ms": 50,
+        "circuit_breaker": {"custom": {
+            "sliding_window": {"count_based": {"size_calls": 20}},
+            "minimum_number_of_calls": 10,
+            "failure_rate_threshold_percent": 50.0,
+            "slow_call_rate_threshold_percent": 100.0,
+            "wait_duration_in_open_state_ms": 2000,
+            "permitted_number_of_calls_in_half_open_state": 3,
+            "automatic_transition_from_open_to_half_open": true
+        }},
+        "fallback": "default_response"
+    });
+    let outcome = run_cascade(policy, seed);
+    let lines = breaker_lines(&outcome);
+    let opened = lines
+        .iter()
+        .position(|line| line.contains("closed->open"))
+        .unwrap_or_else(|| panic!("never opened (seed {seed})"));
+    let next = lines[opened + 1];
+    eprintln!("{}\n{next}", lines[opened]);
+    assert!(next.contains("open->half_open (wait duration in open state elapsed)"));
+    let waited = common::seconds(next) - common::seconds(lines[opened]);
+    assert!(
+        (waited - 2.0).abs() < 1e-6,
+        "half-open after exactly 2 s by timer, found {waited} s (seed {seed})"
+    );
+}
+
+#[test]
+fn hystrix_preset_opens_only_once_20_requests_in_the_rolling_10_s_have_failed_half() {
+    let seed = 33;
+    let policy = json!({"service": "inventory", "timeout_ms": 50,
+        "circuit_breaker": "hystrix_defaults", "fallback": "default_response"});
+    let outcome = run_cascade(policy, seed);
+    let lines = breaker_lines(&outcome);
+    for line in &lines {
+        eprintln!("{line}");
+    }
+    let first = lines
+        .first()
+        .unwrap_or_else(|| panic!("never opened (seed {seed})"));
+    // Healthy calls before the hang fill the 10 s window, so it opens once
+    // failures reach half of everything in the window: 5 s of ~100/s successes
+    // need ~500 failures (~5 s of timeouts).
+    assert!(first.contains("closed->open"));
+    assert!(
+        first.contains("failure rate 50.0%"),
+        "opens at exactly the threshold: {first} (seed {seed})"
+    );
+    let opened_at = common::seconds(first);
+    assert!(
+        (9.0..11.0).contains(&opened_at),
+        "opened at {opened_at} s (seed {seed})"
+    );
+    // Sleep window 5 s, one trial call.
+    assert!(lines[1].contains("open->half_open"));
+    assert!(common::seconds(lines[1]) - opened_at >= 5.0);
+    assert!(
+        lines[2].contains("over 1 calls"),
+        "one trial call decides: {} (seed {seed})",
+        lines[2]
+    );
+}
