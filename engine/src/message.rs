@@ -167,6 +167,22 @@ pub enum Payload {
         /// Carries an auth token (the gateway refuses requests without one).
         auth_token: bool,
     },
+    /// Autoscaler → instance: how loaded are you?
+    UtilisationQuery {
+        probe: u64,
+    },
+    /// Instance → autoscaler: mean requests in service or waiting since the
+    /// last query (a time average, like the CPU averages an HPA reads), and its workers.
+    UtilisationReport {
+        probe: u64,
+        mean_in_system: f64,
+        workers: u32,
+    },
+    /// Autoscaler → callers: the instances of `service` that serve now.
+    EndpointsUpdate {
+        service: String,
+        serving: Vec<NodeId>,
+    },
 }
 
 /// A span of a request tree: the node that issued a request and its id there.
@@ -310,6 +326,10 @@ impl Payload {
             Payload::HealthProbe { .. } | Payload::HealthProbeReply { .. } => {
                 MessageClass::Heartbeat
             }
+            Payload::UtilisationQuery { .. } | Payload::UtilisationReport { .. } => {
+                MessageClass::Heartbeat
+            }
+            Payload::EndpointsUpdate { .. } => MessageClass::Control,
         }
     }
 }
@@ -490,6 +510,18 @@ impl fmt::Display for Payload {
                 "http op={operation} stream={stream} {path}{}",
                 if *auth_token { " token" } else { " no-token" }
             ),
+            Payload::UtilisationQuery { probe } => write!(formatter, "utilisation? {probe}"),
+            Payload::UtilisationReport {
+                probe,
+                mean_in_system,
+                workers,
+            } => write!(
+                formatter,
+                "utilisation {probe} in_system={mean_in_system:.3} workers={workers}"
+            ),
+            Payload::EndpointsUpdate { service, serving } => {
+                write!(formatter, "endpoints {service} {}", node_list(serving))
+            }
         }
     }
 }

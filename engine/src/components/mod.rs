@@ -1,5 +1,6 @@
 //! Built-in components and the factory that builds them from a scenario.
 
+pub mod autoscaler;
 pub mod kafka_broker;
 pub mod kafka_controller;
 pub mod kafka_producer;
@@ -62,6 +63,9 @@ pub fn build_component(
         ComponentSpec::Service(spec) => Box::new(service::Service::new(spec, scenario, node_ids)),
         ComponentSpec::ApiGateway(spec) => {
             Box::new(service::Service::new_gateway(spec, scenario, node_ids))
+        }
+        ComponentSpec::Autoscaler(spec) => {
+            Box::new(autoscaler::Autoscaler::new(spec, scenario, node_ids))
         }
     }
 }

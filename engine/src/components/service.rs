@@ -95,6 +95,8 @@ struct Dependency {
     /// Calls this node has outstanding per instance (least-outstanding, P2C).
     outstanding: Vec<u32>,
     health: Vec<InstanceHealth>,
+    /// Instances that serve (an autoscaler keeps the rest on standby).
+    serving: Vec<bool>,
     round_robin_cursor: usize,
     /// Sorted (hash, instance index).
     hash_ring: Vec<(u64, usize)>,
@@ -114,7 +116,11 @@ fn mix64(mut value: u64) -> u64 {
 }
 
 impl Dependency {
-    fn new(spec: DependencySpec, instances: Vec<(NodeId, String)>) -> Dependency {
+    fn new(
+        spec: DependencySpec,
+        instances: Vec<(NodeId, String)>,
+        initially_serving: usize,
+    ) -> Dependency {
         let mut hash_ring: Vec<(u64, usize)> = instances
             .iter()
             .enumerate()
@@ -148,6 +154,7 @@ impl Dependency {
                 };
                 count
             ],
+            serving: (0..count).map(|index| index < initially_serving).collect(),
             round_robin_cursor: 0,
             hash_ring,
             bulkhead_active: 0,
@@ -158,14 +165,15 @@ impl Dependency {
     /// Picks an instance among the healthy ones; when none is healthy, among
     /// all of them (Envoy's panic routing: better a maybe-dead host than none).
     fn pick(&mut self, ctx: &mut Context<'_>, key: u64) -> Option<usize> {
-        let healthy: Vec<usize> = (0..self.instances.len())
+        let serving: Vec<usize> = (0..self.instances.len())
+            .filter(|index| self.serving[*index])
+            .collect();
+        let healthy: Vec<usize> = serving
+            .iter()
+            .copied()
             .filter(|index| self.health[*index].healthy)
             .collect();
-        let candidates: Vec<usize> = if healthy.is_empty() {
-            (0..self.instances.len()).collect()
-        } else {
-            healthy
-        };
+        let candidates: Vec<usize> = if healthy.is_empty() { serving } else { healthy };
         if candidates.is_empty() {
             return None;
         }
@@ -319,11 +327,15 @@ impl GatewayFront {
     }
 }
 
+/// What a dependency is rebuilt from: its policy, its instances (node, name)
+/// and how many of them serve at first.
+type DependencyTemplate = (DependencySpec, Vec<(NodeId, String)>, usize);
+
 pub struct Service {
     spec: ServiceSpec,
     gateway: Option<GatewayFront>,
     /// Built once; cloned into `dependencies` on start and after a crash.
-    dependency_templates: Vec<(DependencySpec, Vec<(NodeId, String)>)>,
+    dependency_templates: Vec<DependencyTemplate>,
     /// Index in `dependencies` by called service name.
     dependency_index: BTreeMap<String, usize>,
     // Volatile state, lost on crash:
@@ -337,6 +349,8 @@ pub struct Service {
     next_call: u64,
     next_probe: u64,
     statistics: Statistics,
+    /// When the autoscaler last asked, and ∫ in-system by then.
+    utilisation_mark: (SimTime, u128),
 }
 
 /// Instances of `service` in a scenario: `service` nodes whose service name is it.
@@ -394,8 +408,23 @@ impl Service {
                     Some((*node_ids.get(name)?, name.clone()))
                 })
                 .collect();
+            // With an autoscaler, only its initial instances serve at first.
+            let initially_serving = scenario
+                .topology
+                .nodes
+                .iter()
+                .find_map(|node| match &node.spec {
+                    ComponentSpec::Autoscaler(autoscaler) if autoscaler.service == service => {
+                        Some(crate::components::autoscaler::Autoscaler::initial_serving(
+                            autoscaler,
+                            instances.len(),
+                        ))
+                    }
+                    _ => None,
+                })
+                .unwrap_or(instances.len());
             dependency_index.insert(service, dependency_templates.len());
-            dependency_templates.push((dependency_spec, instances));
+            dependency_templates.push((dependency_spec, instances, initially_serving));
         }
         let mut service = Service {
             spec: spec.clone(),
@@ -411,6 +440,7 @@ impl Service {
             next_call: 0,
             next_probe: 0,
             statistics: Statistics::default(),
+            utilisation_mark: (SimTime::ZERO, 0),
         };
         service.reset_dependencies();
         service
@@ -530,7 +560,9 @@ impl Service {
         self.dependencies = self
             .dependency_templates
             .iter()
-            .map(|(spec, instances)| Dependency::new(spec.clone(), instances.clone()))
+            .map(|(spec, instances, serving)| {
+                Dependency::new(spec.clone(), instances.clone(), *serving)
+            })
             .collect();
     }
 
@@ -1159,6 +1191,31 @@ impl Component for Service {
                 );
             }
             Payload::HealthProbeReply { probe } => self.probe_result(ctx, *probe, true),
+            Payload::UtilisationQuery { probe } => {
+                self.advance_integrals(now);
+                let (marked_at, marked_area) = self.utilisation_mark;
+                let elapsed_us = now.since(marked_at).as_micros() as f64;
+                let area = self.statistics.area_in_system - marked_area;
+                self.utilisation_mark = (now, self.statistics.area_in_system);
+                let report = Payload::UtilisationReport {
+                    probe: *probe,
+                    mean_in_system: if elapsed_us > 0.0 {
+                        area as f64 / elapsed_us
+                    } else {
+                        (self.jobs.len() + self.waiting.len()) as f64
+                    },
+                    workers: self.spec.workers,
+                };
+                ctx.send(envelope.from, report, 64);
+            }
+            Payload::EndpointsUpdate { service, serving } => {
+                if let Some(index) = self.dependency_index.get(service) {
+                    let dependency = &mut self.dependencies[*index];
+                    for (position, instance) in dependency.instances.iter().enumerate() {
+                        dependency.serving[position] = serving.contains(instance);
+                    }
+                }
+            }
             _ => {}
         }
     }
@@ -1212,8 +1269,18 @@ impl Component for Service {
         self.jobs.clear();
         self.calls.clear();
         self.probes.clear();
-        // Breakers, budgets, limiters, health views and the gateway cache are in memory.
+        // Breakers, budgets, limiters, health views and the gateway cache are
+        // in memory. The serving set is kept: a restarted caller re-reads the
+        // endpoints on start, as kube-proxy does.
+        let serving: Vec<Vec<bool>> = self
+            .dependencies
+            .iter()
+            .map(|dependency| dependency.serving.clone())
+            .collect();
         self.reset_dependencies();
+        for (dependency, serving) in self.dependencies.iter_mut().zip(serving) {
+            dependency.serving = serving;
+        }
         if let Some(front) = self.gateway.take() {
             self.gateway = Some(GatewayFront::new(front.spec));
         }

@@ -110,6 +110,8 @@ pub enum ComponentSpec {
     Service(services::ServiceSpec),
     /// An API gateway: path routing, auth check, per-client rate limit, response cache, timeout.
     ApiGateway(services::ApiGatewaySpec),
+    /// Scales a service's serving instances between min and max by utilisation.
+    Autoscaler(services::AutoscalerSpec),
 }
 
 impl ComponentSpec {
@@ -123,6 +125,7 @@ impl ComponentSpec {
             ComponentSpec::KafkaProducer(_) => "kafka_producer",
             ComponentSpec::Service(_) => "service",
             ComponentSpec::ApiGateway(_) => "api_gateway",
+            ComponentSpec::Autoscaler(_) => "autoscaler",
         }
     }
 
@@ -135,6 +138,7 @@ impl ComponentSpec {
         "kafka_producer",
         "service",
         "api_gateway",
+        "autoscaler",
     ];
 }
 

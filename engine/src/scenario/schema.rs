@@ -28,6 +28,7 @@ pub(crate) fn node_schema(generator: &mut SchemaGenerator) -> Schema {
                 "kafka_producer" => generator.subschema_for::<KafkaProducerSpec>(),
                 "service" => generator.subschema_for::<super::services::ServiceSpec>(),
                 "api_gateway" => generator.subschema_for::<super::services::ApiGatewaySpec>(),
+                "autoscaler" => generator.subschema_for::<super::services::AutoscalerSpec>(),
                 other => unreachable_kind(other),
             };
             serde_json::json!({

@@ -471,3 +471,54 @@ pub struct GatewayRouteSpec {
     #[serde(default)]
     pub cache_ttl_ms: Option<u64>,
 }
+
+/// A horizontal autoscaler for one service (Kubernetes HPA style). The
+/// service's instances are its `service` nodes in document order: the first
+/// `min_instances` serve from the start, the others are standby capacity.
+/// Every `evaluation_interval_ms` it polls the serving instances for their
+/// utilisation (busy + queued requests per worker) and wants
+/// `ceil(serving × utilisation / target)` instances, within min and max.
+/// A new instance serves `cold_start_ms` after the decision (image pull,
+/// JVM warm-up); callers learn the serving set from the autoscaler, as
+/// Kubernetes Endpoints tell kube-proxy.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AutoscalerSpec {
+    pub service: String,
+    #[serde(default = "default_min_instances")]
+    pub min_instances: u32,
+    /// Absent: every instance declared.
+    #[serde(default)]
+    pub max_instances: Option<u32>,
+    #[serde(default = "default_target_utilisation_percent")]
+    pub target_utilisation_percent: f64,
+    #[serde(default = "default_evaluation_interval_ms")]
+    pub evaluation_interval_ms: u64,
+    /// No scale-down within this long of the last change (HPA's stabilisation window is 300 s).
+    #[serde(default = "default_scale_down_cooldown_ms")]
+    pub scale_down_cooldown_ms: u64,
+    /// No further scale-up within this long of the last scale-up.
+    #[serde(default = "default_scale_up_cooldown_ms")]
+    pub scale_up_cooldown_ms: u64,
+    #[serde(default = "default_cold_start_ms")]
+    pub cold_start_ms: u64,
+}
+
+fn default_min_instances() -> u32 {
+    1
+}
+fn default_target_utilisation_percent() -> f64 {
+    60.0
+}
+fn default_evaluation_interval_ms() -> u64 {
+    1_000
+}
+fn default_scale_down_cooldown_ms() -> u64 {
+    30_000
+}
+fn default_scale_up_cooldown_ms() -> u64 {
+    3_000
+}
+fn default_cold_start_ms() -> u64 {
+    5_000
+}

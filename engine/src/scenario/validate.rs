@@ -251,6 +251,8 @@ impl<'a> Validator<'a> {
                         self.problems,
                     )
                 }
+                // Checked with its references (needs the service's instances).
+                ComponentSpec::Autoscaler(_) => {}
             }
         }
     }
@@ -489,6 +491,7 @@ impl<'a> Validator<'a> {
             self.kafka_references(index, node);
             super::validate_services::service_references(self.scenario, index, self.problems);
             super::validate_services::api_gateway_references(self.scenario, index, self.problems);
+            super::validate_services::autoscaler(self.scenario, index, self.problems);
             if let ComponentSpec::Sink(SinkSpec {
                 downstream: Some(downstream),
                 ..

@@ -643,3 +643,78 @@ pub fn workload_paths(scenario: &Scenario, problems: &mut Problems) {
         }
     }
 }
+
+/// An `autoscaler` names an existing service, once, with sane bounds.
+pub fn autoscaler(scenario: &Scenario, index: usize, problems: &mut Problems) {
+    let ComponentSpec::Autoscaler(spec) = &scenario.topology.nodes[index].spec else {
+        return;
+    };
+    let properties = format!("topology.nodes[{index}].properties");
+    let names = service_names(scenario);
+    if !names.contains(&spec.service.as_str()) {
+        problems.push(
+            format!("{properties}.service"),
+            format!(
+                "no service {:?}{}",
+                spec.service,
+                hint(&spec.service, &names)
+            ),
+        );
+        return;
+    }
+    if let Some(earlier) = scenario.topology.nodes[..index].iter().find(|node| {
+        matches!(&node.spec, ComponentSpec::Autoscaler(other) if other.service == spec.service)
+    }) {
+        problems.push(
+            format!("{properties}.service"),
+            format!(
+                "service {:?} already has autoscaler {:?}",
+                spec.service, earlier.id
+            ),
+        );
+    }
+    let instances = crate::components::service::service_instances(scenario, &spec.service).len();
+    let maximum = spec.max_instances.unwrap_or(instances as u32);
+    count(
+        problems,
+        format!("{properties}.min_instances"),
+        spec.min_instances,
+        1,
+        maximum.min(instances as u32),
+    );
+    if let Some(max) = spec.max_instances {
+        count(
+            problems,
+            format!("{properties}.max_instances"),
+            max,
+            spec.min_instances.max(1),
+            instances as u32,
+        );
+    }
+    percent(
+        problems,
+        format!("{properties}.target_utilisation_percent"),
+        spec.target_utilisation_percent,
+    );
+    duration_ms(
+        problems,
+        format!("{properties}.evaluation_interval_ms"),
+        spec.evaluation_interval_ms,
+    );
+    duration_ms(
+        problems,
+        format!("{properties}.cold_start_ms"),
+        spec.cold_start_ms,
+    );
+    for (name, value) in [
+        ("scale_down_cooldown_ms", spec.scale_down_cooldown_ms),
+        ("scale_up_cooldown_ms", spec.scale_up_cooldown_ms),
+    ] {
+        if value > MAX_DURATION_MS {
+            problems.push(
+                format!("{properties}.{name}"),
+                format!("expected 0 to {MAX_DURATION_MS} ms, found {value}"),
+            );
+        }
+    }
+}
