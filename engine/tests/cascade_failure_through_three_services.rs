@@ -258,3 +258,40 @@ fn hystrix_preset_opens_only_once_20_requests_in_the_rolling_10_s_have_failed_ha
         lines[2]
     );
 }
+
+/// Sweep: the protected chain over 100 seeds. Run with `--ignored --nocapture`
+/// to print the table; any seed where clients saw under 95% ok answers during
+/// the hang, or where the breaker did not end closed, is a violation.
+#[test]
+#[ignore]
+fn sweep_breaker_protection_holds_for_100_seeds() {
+    let protected = json!({
+        "service": "inventory", "timeout_ms": 50,
+        "circuit_breaker": {"custom": {
+            "sliding_window": {"count_based": {"size_calls": 20}},
+            "minimum_number_of_calls": 10,
+            "failure_rate_threshold_percent": 50.0,
+            "slow_call_rate_threshold_percent": 100.0,
+            "wait_duration_in_open_state_ms": 2000,
+            "permitted_number_of_calls_in_half_open_state": 3
+        }},
+        "fallback": "default_response"
+    });
+    let mut violations = Vec::new();
+    let mut worst_during: f64 = 1.0;
+    for seed in 1..=100 {
+        let outcome = run_cascade(protected.clone(), seed);
+        let lines = breaker_lines(&outcome);
+        let ends_closed = lines.last().is_some_and(|line| line.contains("->closed"));
+        worst_during = worst_during.min(outcome.ok_during);
+        if outcome.ok_during < 0.95 || !ends_closed {
+            violations.push(seed);
+        }
+    }
+    eprintln!(
+        "timeout + breaker + fallback | seeds 1-100 | violations {} {violations:?} | worst ok during hang {:.1}%",
+        violations.len(),
+        worst_during * 100.0
+    );
+    assert!(violations.is_empty(), "violating seeds: {violations:?}");
+}

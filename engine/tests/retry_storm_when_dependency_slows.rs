@@ -174,3 +174,39 @@ fn retries_multiply_load_on_a_slow_dependency_and_a_retry_budget_contains_them()
         no_jitter.1.goodput_after * 100.0
     );
 }
+
+/// Sweep over 20 seeds per configuration (`--ignored --nocapture` prints the
+/// table): is the metastable outcome a property of the configuration, not of a seed?
+#[test]
+#[ignore]
+fn sweep_retry_storm_outcome_over_20_seeds() {
+    let configurations = [
+        ("no retries", Value::Null),
+        ("4 attempts, no jitter", retry("none", false)),
+        ("4 attempts, full jitter", retry("full", false)),
+        ("4 attempts, full jitter, budget 20%", retry("full", true)),
+    ];
+    eprintln!(
+        "{:<38} {:>6} {:>10} {:>16} {:>16}",
+        "configuration", "seeds", "recovered", "min ok after", "max ok after"
+    );
+    let mut table = Vec::new();
+    for (label, retry) in configurations {
+        let after: Vec<f64> = (1..=20)
+            .map(|seed| run_storm(retry.clone(), seed).goodput_after)
+            .collect();
+        let recovered = after.iter().filter(|share| **share > 0.99).count();
+        let min = after.iter().copied().fold(f64::INFINITY, f64::min);
+        let max = after.iter().copied().fold(0.0, f64::max);
+        eprintln!(
+            "{label:<38} {:>6} {recovered:>10} {:>15.1}% {:>15.1}%",
+            20,
+            min * 100.0,
+            max * 100.0
+        );
+        table.push((label, recovered));
+    }
+    assert_eq!(table[0].1, 20, "without retries every seed recovers");
+    assert_eq!(table[3].1, 20, "with a budget every seed recovers");
+    assert_eq!(table[1].1, 0, "unbudgeted retries never recover");
+}
