@@ -146,6 +146,93 @@ pub enum Payload {
         request: u64,
         outcome: KvOutcome,
     },
+    /// Service → service instance: one attempt of a synchronous call. `call`
+    /// names this call (unique per caller), `trace` the root request and
+    /// `parent` the span that made the call, so the call tree is rebuilt from
+    /// the trace alone.
+    ServiceCall {
+        call: u64,
+        attempt: u32,
+        trace: SpanRef,
+        parent: SpanRef,
+        endpoint: String,
+        key: u64,
+    },
+    /// The callee's answer to one attempt.
+    ServiceReply {
+        call: u64,
+        attempt: u32,
+        status: ServiceStatus,
+    },
+    /// Active health check of a service instance (answered by the node itself, not its workers).
+    HealthProbe {
+        probe: u64,
+    },
+    HealthProbeReply {
+        probe: u64,
+    },
+    /// A client request with an HTTP-style path, for an `api_gateway`
+    /// (answered with `Response` like `Request`).
+    HttpRequest {
+        operation: u64,
+        stream: u32,
+        path: String,
+        /// Carries an auth token (the gateway refuses requests without one).
+        auth_token: bool,
+    },
+    /// Autoscaler → instance: how loaded are you?
+    UtilisationQuery {
+        probe: u64,
+    },
+    /// Instance → autoscaler: mean requests in service or waiting since the
+    /// last query (a time average, like the CPU averages an HPA reads), and its workers.
+    UtilisationReport {
+        probe: u64,
+        mean_in_system: f64,
+        workers: u32,
+    },
+    /// Autoscaler → callers: the instances of `service` that serve now.
+    EndpointsUpdate {
+        service: String,
+        serving: Vec<NodeId>,
+    },
+}
+
+/// A span of a request tree: the node that issued a request and its id there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct SpanRef {
+    pub node: NodeId,
+    pub id: u64,
+}
+
+impl fmt::Display for SpanRef {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "n{}.{}", self.node.0, self.id)
+    }
+}
+
+/// How a service answered a call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServiceStatus {
+    Ok,
+    /// The endpoint ran and failed (error probability, or a failed call without fallback).
+    Error,
+    /// The queue was full.
+    Rejected,
+    /// Load shedding refused it before queueing.
+    Shed,
+}
+
+impl ServiceStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceStatus::Ok => "ok",
+            ServiceStatus::Error => "error",
+            ServiceStatus::Rejected => "rejected",
+            ServiceStatus::Shed => "shed",
+        }
+    }
 }
 
 /// One partition as the controller sees it.
@@ -258,6 +345,15 @@ impl Payload {
             },
             Payload::RaftKvRequest { .. } => MessageClass::Request,
             Payload::RaftKvResponse { .. } => MessageClass::Response,
+            Payload::ServiceCall { .. } | Payload::HttpRequest { .. } => MessageClass::Request,
+            Payload::ServiceReply { .. } => MessageClass::Response,
+            Payload::HealthProbe { .. } | Payload::HealthProbeReply { .. } => {
+                MessageClass::Heartbeat
+            }
+            Payload::UtilisationQuery { .. } | Payload::UtilisationReport { .. } => {
+                MessageClass::Heartbeat
+            }
+            Payload::EndpointsUpdate { .. } => MessageClass::Control,
         }
     }
 }
@@ -412,6 +508,50 @@ impl fmt::Display for Payload {
             }
             Payload::RaftKvResponse { request, outcome } => {
                 write!(formatter, "kv_reply req={request} {outcome}")
+            }
+            Payload::ServiceCall {
+                call,
+                attempt,
+                trace,
+                parent,
+                endpoint,
+                key,
+            } => write!(
+                formatter,
+                "call c={call} try={attempt} trace={trace} parent={parent} endpoint={endpoint} key={key}"
+            ),
+            Payload::ServiceReply {
+                call,
+                attempt,
+                status,
+            } => write!(
+                formatter,
+                "reply c={call} try={attempt} {}",
+                status.as_str()
+            ),
+            Payload::HealthProbe { probe } => write!(formatter, "health? {probe}"),
+            Payload::HealthProbeReply { probe } => write!(formatter, "health {probe}"),
+            Payload::HttpRequest {
+                operation,
+                stream,
+                path,
+                auth_token,
+            } => write!(
+                formatter,
+                "http op={operation} stream={stream} {path}{}",
+                if *auth_token { " token" } else { " no-token" }
+            ),
+            Payload::UtilisationQuery { probe } => write!(formatter, "utilisation? {probe}"),
+            Payload::UtilisationReport {
+                probe,
+                mean_in_system,
+                workers,
+            } => write!(
+                formatter,
+                "utilisation {probe} in_system={mean_in_system:.3} workers={workers}"
+            ),
+            Payload::EndpointsUpdate { service, serving } => {
+                write!(formatter, "endpoints {service} {}", node_list(serving))
             }
         }
     }

@@ -251,6 +251,14 @@ pub enum Fact {
         term: u64,
         log_kept: u64,
     },
+    /// A caller's circuit breaker for calls to `service` changed state
+    /// (`closed`, `open`, `half_open`), and why.
+    CircuitBreakerTransition {
+        service: String,
+        from: String,
+        to: String,
+        reason: String,
+    },
 }
 
 impl TraceEvent {
@@ -444,6 +452,12 @@ impl TraceEvent {
                         line,
                         "raft_snapshot g{group} index={index} term={term} kept={log_kept}"
                     ),
+                    Fact::CircuitBreakerTransition {
+                        service,
+                        from,
+                        to,
+                        reason,
+                    } => write!(line, "circuit_breaker {service} {from}->{to} ({reason})"),
                 }
             }
         };

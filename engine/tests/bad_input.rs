@@ -82,7 +82,7 @@ fn unknown_node_kind_lists_known_kinds() {
     check_mutation(
         |document| document["topology"]["nodes"][1]["kind"] = json!("sinc"),
         expect![
-            "topology.nodes[1].kind: unknown node kind `sinc`, expected one of: load_generator, sink, kafka_controller, kafka_broker, kafka_producer, raft_node, raft_kv_client"
+            "topology.nodes[1].kind: unknown node kind `sinc`, expected one of: load_generator, sink, kafka_controller, kafka_broker, kafka_producer, raft_node, raft_kv_client, service, api_gateway, autoscaler"
         ],
     );
 }

@@ -23,6 +23,8 @@ struct Stream {
     request_bytes: u32,
     start: SimTime,
     stop: Option<SimTime>,
+    path: Option<String>,
+    auth_token: bool,
 }
 
 struct Outstanding {
@@ -68,6 +70,8 @@ impl LoadGenerator {
                     request_bytes: stream.request_bytes,
                     start: SimTime::from_millis(stream.start_ms),
                     stop: stream.stop_ms.map(SimTime::from_millis),
+                    path: stream.path.clone(),
+                    auth_token: stream.auth_token,
                 })
             })
             .collect();
@@ -175,14 +179,20 @@ impl LoadGenerator {
         }
         let (target, stream_index, request_bytes) =
             (stream.target, stream.index, stream.request_bytes);
-        ctx.send(
-            target,
-            Payload::Request {
+        // A stream with a path speaks HTTP to a gateway; others send plain requests.
+        let payload = match &stream.path {
+            Some(path) => Payload::HttpRequest {
+                operation,
+                stream: stream_index,
+                path: path.clone(),
+                auth_token: stream.auth_token,
+            },
+            None => Payload::Request {
                 operation,
                 stream: stream_index,
             },
-            request_bytes,
-        );
+        };
+        ctx.send(target, payload, request_bytes);
         let timeout = ctx.set_timer(
             SimDuration::from_millis(self.spec.request_timeout_ms),
             TimerTag {

@@ -1,11 +1,14 @@
 //! Built-in components and the factory that builds them from a scenario.
 
+pub mod autoscaler;
 pub mod kafka_broker;
 pub mod kafka_controller;
 pub mod kafka_producer;
 pub mod load_generator;
 pub mod raft_kv_client;
 pub mod raft_node;
+pub mod resilience;
+pub mod service;
 pub mod sink;
 
 use crate::component::Component;
@@ -68,6 +71,13 @@ pub fn build_component(
             spec,
             resolve_members(&spec.members, node_ids),
         )),
+        ComponentSpec::Service(spec) => Box::new(service::Service::new(spec, scenario, node_ids)),
+        ComponentSpec::ApiGateway(spec) => {
+            Box::new(service::Service::new_gateway(spec, scenario, node_ids))
+        }
+        ComponentSpec::Autoscaler(spec) => {
+            Box::new(autoscaler::Autoscaler::new(spec, scenario, node_ids))
+        }
     }
 }
 

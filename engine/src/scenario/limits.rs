@@ -67,3 +67,16 @@ pub const MAX_RAFT_LOG_ENTRIES: u64 = 1_000_000;
 pub const MAX_RAFT_CLIENT_CONCURRENCY: u32 = 1_000;
 /// Raft key-value client: attempts per operation (redirects and retries).
 pub const MAX_RAFT_CLIENT_ATTEMPTS: u32 = 100;
+/// Services: endpoints per service, steps per endpoint and called services per
+/// service (a call graph larger than this is not a lesson any more).
+pub const MAX_SERVICE_ENDPOINTS: usize = 64;
+pub const MAX_SERVICE_STEPS: usize = 64;
+pub const MAX_SERVICE_DEPENDENCIES: usize = 64;
+/// Services: attempts per call, the first included (retry storms need only a few).
+pub const MAX_SERVICE_RETRY_ATTEMPTS: u32 = 100;
+/// Circuit breaker: outcomes kept by a count-based window, and buckets of a
+/// time-based one (the breaker's memory is bounded by these).
+pub const MAX_BREAKER_WINDOW_CALLS: u32 = 100_000;
+pub const MAX_BREAKER_WINDOW_BUCKETS: u64 = 3_600;
+/// API gateway: cached answers kept at most per gateway.
+pub const MAX_GATEWAY_CACHE_ENTRIES: u32 = 1_000_000;

@@ -12,7 +12,9 @@ pub mod parse;
 pub mod problems;
 pub mod raft_spec;
 pub mod schema;
+pub mod services;
 pub mod validate;
+pub mod validate_services;
 
 use crate::distribution::Distribution;
 use schemars::JsonSchema;
@@ -109,6 +111,13 @@ pub enum ComponentSpec {
     RaftNode(RaftNodeSpec),
     /// Clients of the Raft key-value store (read/write/cas with leader redirects).
     RaftKvClient(RaftKvClientSpec),
+    /// One instance of a microservice: workers, a bounded queue, endpoints of
+    /// steps, and resilience policies on its calls to other services.
+    Service(services::ServiceSpec),
+    /// An API gateway: path routing, auth check, per-client rate limit, response cache, timeout.
+    ApiGateway(services::ApiGatewaySpec),
+    /// Scales a service's serving instances between min and max by utilisation.
+    Autoscaler(services::AutoscalerSpec),
 }
 
 impl ComponentSpec {
@@ -122,6 +131,9 @@ impl ComponentSpec {
             ComponentSpec::KafkaProducer(_) => "kafka_producer",
             ComponentSpec::RaftNode(_) => "raft_node",
             ComponentSpec::RaftKvClient(_) => "raft_kv_client",
+            ComponentSpec::Service(_) => "service",
+            ComponentSpec::ApiGateway(_) => "api_gateway",
+            ComponentSpec::Autoscaler(_) => "autoscaler",
         }
     }
 
@@ -134,6 +146,9 @@ impl ComponentSpec {
         "kafka_producer",
         "raft_node",
         "raft_kv_client",
+        "service",
+        "api_gateway",
+        "autoscaler",
     ];
 }
 
@@ -490,6 +505,13 @@ pub struct WorkloadStream {
     /// Streams stop issuing at this time (absent: run to the end).
     #[serde(default)]
     pub stop_ms: Option<u64>,
+    /// HTTP-style path sent with each request (for an `api_gateway` target,
+    /// which routes by it); absent: a plain request.
+    #[serde(default)]
+    pub path: Option<String>,
+    /// With `path`: whether requests carry an auth token.
+    #[serde(default = "default_true")]
+    pub auth_token: bool,
 }
 
 fn default_request_bytes() -> u32 {

@@ -28,6 +28,9 @@ pub(crate) fn node_schema(generator: &mut SchemaGenerator) -> Schema {
                 "kafka_producer" => generator.subschema_for::<KafkaProducerSpec>(),
                 "raft_node" => generator.subschema_for::<RaftNodeSpec>(),
                 "raft_kv_client" => generator.subschema_for::<RaftKvClientSpec>(),
+                "service" => generator.subschema_for::<super::services::ServiceSpec>(),
+                "api_gateway" => generator.subschema_for::<super::services::ApiGatewaySpec>(),
+                "autoscaler" => generator.subschema_for::<super::services::AutoscalerSpec>(),
                 other => unreachable_kind(other),
             };
             serde_json::json!({

@@ -26,6 +26,7 @@ pub fn validate(scenario: &Scenario) -> Problems {
     validator.zones();
     validator.links();
     validator.workload();
+    validate_services::workload_paths(scenario, validator.problems);
     validator.faults();
     validator.expectations();
     problems
@@ -244,6 +245,18 @@ impl<'a> Validator<'a> {
                 ComponentSpec::KafkaProducer(spec) => self.kafka_producer(&properties, spec),
                 ComponentSpec::RaftNode(spec) => self.raft_node(&properties, spec),
                 ComponentSpec::RaftKvClient(spec) => self.raft_kv_client(&properties, spec),
+                ComponentSpec::Service(spec) => {
+                    super::validate_services::service_properties(&properties, spec, self.problems)
+                }
+                ComponentSpec::ApiGateway(spec) => {
+                    super::validate_services::api_gateway_properties(
+                        &properties,
+                        spec,
+                        self.problems,
+                    )
+                }
+                // Checked with its references (needs the service's instances).
+                ComponentSpec::Autoscaler(_) => {}
             }
         }
     }
@@ -481,6 +494,9 @@ impl<'a> Validator<'a> {
         for (index, node) in self.scenario.topology.nodes.iter().enumerate() {
             self.kafka_references(index, node);
             self.raft_references(index, node);
+            super::validate_services::service_references(self.scenario, index, self.problems);
+            super::validate_services::api_gateway_references(self.scenario, index, self.problems);
+            super::validate_services::autoscaler(self.scenario, index, self.problems);
             if let ComponentSpec::Sink(SinkSpec {
                 downstream: Some(downstream),
                 ..

@@ -26,6 +26,18 @@ pub const EXAMPLES: &[(&str, &str)] = &[
         "raft-election-under-partition",
         include_str!("../../../public/scenarios/raft-election-under-partition.json"),
     ),
+    (
+        "retry-storm",
+        include_str!("../../../public/scenarios/retry-storm.json"),
+    ),
+    (
+        "circuit-breaker-cascade",
+        include_str!("../../../public/scenarios/circuit-breaker-cascade.json"),
+    ),
+    (
+        "rate-limited-gateway",
+        include_str!("../../../public/scenarios/rate-limited-gateway.json"),
+    ),
 ];
 
 pub fn example(name: &str) -> Scenario {
