@@ -304,6 +304,17 @@ impl Simulator {
             checkers.push(Box::new(LostAcknowledgedWrites::new(node_names.clone())));
             checkers.push(Box::new(NoDuplicateLogEntries::new(node_names.clone())));
         }
+        if scenario
+            .topology
+            .nodes
+            .iter()
+            .any(|node| matches!(node.spec, ComponentSpec::RabbitBroker(_)))
+        {
+            checkers.extend(crate::checkers::rabbit::rabbit_checkers(
+                scenario,
+                &node_names,
+            ));
+        }
         let mut simulator = Simulator {
             scenario: scenario.clone(),
             seed,

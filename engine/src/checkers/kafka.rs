@@ -226,6 +226,8 @@ impl LogModel {
                     },
                 }
             }
+            // Facts of other systems.
+            _ => Observed::Nothing,
         }
     }
 }

@@ -7,12 +7,16 @@
 
 mod builtin;
 pub mod kafka;
+pub mod rabbit;
 
 pub use builtin::{
     NoPhantomDelivery, NoUnexpectedDuplicateDelivery, RequestsEventuallyResolved,
     TraceTimeMonotonic,
 };
 pub use kafka::{LostAcknowledgedWrites, NoDuplicateLogEntries};
+pub use rabbit::{
+    DeadLetterReasonsValid, LostConfirmedMessages, NoDuplicateHandling, QueueWithinMaxLength,
+};
 
 use crate::message::{MessageId, NodeId};
 use crate::time::SimTime;
@@ -27,6 +31,10 @@ pub const KNOWN_CHECKER_NAMES: &[&str] = &[
     RequestsEventuallyResolved::NAME,
     LostAcknowledgedWrites::NAME,
     NoDuplicateLogEntries::NAME,
+    LostConfirmedMessages::NAME,
+    NoDuplicateHandling::NAME,
+    DeadLetterReasonsValid::NAME,
+    QueueWithinMaxLength::NAME,
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

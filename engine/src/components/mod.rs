@@ -4,6 +4,12 @@ pub mod kafka_broker;
 pub mod kafka_controller;
 pub mod kafka_producer;
 pub mod load_generator;
+pub mod rabbit_broker;
+pub mod rabbit_consumer;
+pub mod rabbit_protocol;
+pub mod rabbit_publisher;
+pub mod rabbit_queue;
+pub mod rabbit_routing;
 pub mod sink;
 
 use crate::component::Component;
@@ -57,5 +63,32 @@ pub fn build_component(
         ComponentSpec::KafkaProducer(spec) => {
             Box::new(kafka_producer::KafkaProducer::new(spec, index, node_ids))
         }
+        ComponentSpec::RabbitBroker(spec) => Box::new(rabbit_broker::RabbitBroker::new(spec)),
+        ComponentSpec::RabbitPublisher(spec) => Box::new(rabbit_publisher::RabbitPublisher::new(
+            spec,
+            rabbit_heartbeat_timeout_ms(scenario, &spec.broker),
+            node_ids,
+        )),
+        ComponentSpec::RabbitConsumer(spec) => Box::new(rabbit_consumer::RabbitConsumer::new(
+            spec,
+            rabbit_heartbeat_timeout_ms(scenario, &spec.broker),
+            node_ids,
+        )),
     }
+}
+
+/// The heartbeat timeout a client negotiates with `broker`: the broker's own
+/// (clients accept the server's proposal, as RabbitMQ clients do by default).
+fn rabbit_heartbeat_timeout_ms(scenario: &Scenario, broker: &str) -> u64 {
+    scenario
+        .topology
+        .nodes
+        .iter()
+        .find_map(|node| match &node.spec {
+            ComponentSpec::RabbitBroker(spec) if node.id == broker => {
+                Some(spec.heartbeat_timeout_ms)
+            }
+            _ => None,
+        })
+        .unwrap_or(60_000)
 }

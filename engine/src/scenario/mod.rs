@@ -10,8 +10,10 @@ pub mod limits;
 pub mod migrate;
 pub mod parse;
 pub mod problems;
+pub mod rabbit;
 pub mod schema;
 pub mod validate;
+mod validate_rabbit;
 
 use crate::distribution::Distribution;
 use schemars::JsonSchema;
@@ -19,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 pub use parse::{parse_scenario, parse_scenario_value};
 pub use problems::{Problem, Problems};
+pub use rabbit::*;
 
 /// The version this build writes. Older versions are migrated on load.
 pub const CURRENT_VERSION: u32 = 1;
@@ -103,6 +106,12 @@ pub enum ComponentSpec {
     KafkaBroker(KafkaBrokerSpec),
     /// A Kafka producer writing records of one topic (batches of one record).
     KafkaProducer(KafkaProducerSpec),
+    /// A RabbitMQ node: exchanges, bindings and classic queues.
+    RabbitBroker(RabbitBrokerSpec),
+    /// An AMQP publisher (optionally with publisher confirms).
+    RabbitPublisher(RabbitPublisherSpec),
+    /// An AMQP consumer on one queue (prefetch, manual or automatic ack).
+    RabbitConsumer(RabbitConsumerSpec),
 }
 
 impl ComponentSpec {
@@ -114,6 +123,9 @@ impl ComponentSpec {
             ComponentSpec::KafkaController(_) => "kafka_controller",
             ComponentSpec::KafkaBroker(_) => "kafka_broker",
             ComponentSpec::KafkaProducer(_) => "kafka_producer",
+            ComponentSpec::RabbitBroker(_) => "rabbit_broker",
+            ComponentSpec::RabbitPublisher(_) => "rabbit_publisher",
+            ComponentSpec::RabbitConsumer(_) => "rabbit_consumer",
         }
     }
 
@@ -124,6 +136,9 @@ impl ComponentSpec {
         "kafka_controller",
         "kafka_broker",
         "kafka_producer",
+        "rabbit_broker",
+        "rabbit_publisher",
+        "rabbit_consumer",
     ];
 }
 

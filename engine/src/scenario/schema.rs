@@ -2,7 +2,7 @@
 
 use super::{
     ComponentSpec, KafkaBrokerSpec, KafkaControllerSpec, KafkaProducerSpec, LoadGeneratorSpec,
-    Position, Scenario, SinkSpec,
+    Position, RabbitBrokerSpec, RabbitConsumerSpec, RabbitPublisherSpec, Scenario, SinkSpec,
 };
 use schemars::{Schema, SchemaGenerator, json_schema};
 
@@ -26,6 +26,9 @@ pub(crate) fn node_schema(generator: &mut SchemaGenerator) -> Schema {
                 "kafka_controller" => generator.subschema_for::<KafkaControllerSpec>(),
                 "kafka_broker" => generator.subschema_for::<KafkaBrokerSpec>(),
                 "kafka_producer" => generator.subschema_for::<KafkaProducerSpec>(),
+                "rabbit_broker" => generator.subschema_for::<RabbitBrokerSpec>(),
+                "rabbit_publisher" => generator.subschema_for::<RabbitPublisherSpec>(),
+                "rabbit_consumer" => generator.subschema_for::<RabbitConsumerSpec>(),
                 other => unreachable_kind(other),
             };
             serde_json::json!({
