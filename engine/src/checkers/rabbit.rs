@@ -80,6 +80,9 @@ struct Copy {
     crashed_at: Option<(SimTime, u64)>,
     /// The node restarted without it (time, trace seq): lost.
     missing_after_restart: Option<(SimTime, u64)>,
+    /// Copies of the same message in this queue (a republished message can
+    /// be there twice).
+    count: u32,
 }
 
 #[derive(Default)]
@@ -154,18 +157,33 @@ impl Checker for LostConfirmedMessages {
                         return;
                     }
                     let queue_key = (*node, queue.clone());
-                    self.messages.entry(*message).or_default().copies.insert(
-                        queue_key.clone(),
-                        Copy {
+                    self.messages
+                        .entry(*message)
+                        .or_default()
+                        .copies
+                        .entry(queue_key.clone())
+                        .and_modify(|copy| copy.count += 1)
+                        .or_insert(Copy {
                             promised: *persistent && *durable_queue,
                             crashed_at: None,
                             missing_after_restart: None,
-                        },
-                    );
+                            count: 1,
+                        });
                     self.by_queue.entry(queue_key).or_default().insert(*message);
                 }
                 Fact::RabbitRemoved { queue, message, .. } => {
-                    self.close_copy(*message, &(*node, queue.clone()));
+                    let queue_key = (*node, queue.clone());
+                    let remaining = self
+                        .messages
+                        .get_mut(message)
+                        .and_then(|followed| followed.copies.get_mut(&queue_key))
+                        .map(|copy| {
+                            copy.count = copy.count.saturating_sub(1);
+                            copy.count
+                        });
+                    if remaining == Some(0) {
+                        self.close_copy(*message, &queue_key);
+                    }
                 }
                 Fact::RabbitQueueDeleted { queue, .. } => {
                     let queue_key = (*node, queue.clone());

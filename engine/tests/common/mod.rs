@@ -22,6 +22,14 @@ pub const EXAMPLES: &[(&str, &str)] = &[
         "closed-loop-nemesis",
         include_str!("../../../public/scenarios/closed-loop-nemesis.json"),
     ),
+    (
+        "rabbitmq-topic-routing-dlq-retry",
+        include_str!("../../../public/scenarios/rabbitmq-topic-routing-dlq-retry.json"),
+    ),
+    (
+        "rabbitmq-classic-queue-crash",
+        include_str!("../../../public/scenarios/rabbitmq-classic-queue-crash.json"),
+    ),
 ];
 
 pub fn example(name: &str) -> Scenario {
