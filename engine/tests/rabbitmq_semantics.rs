@@ -973,3 +973,164 @@ fn nemesis_sweep_durable_persistent_loses_nothing_and_redelivers() {
 fn nemesis_sweep_table_100_seeds() {
     nemesis_sweep(100);
 }
+
+#[test]
+fn headers_exchange_matches_all_or_any_of_the_binding_headers() {
+    let broker = json!({
+        "exchanges": [{"name": "documents", "type": "headers"}],
+        "queues": [{"name": "pdf_all"}, {"name": "pdf_or_report_any"}],
+        "bindings": [
+            {"exchange": "documents", "queue": "pdf_all", "headers": {"format": "pdf"}, "x_match": "all"},
+            {"exchange": "documents", "queue": "pdf_or_report_any",
+             "headers": {"format": "pdf", "type": "report"}, "x_match": "any"}
+        ]
+    });
+    let clients = vec![
+        publisher(
+            "p_pdf_log",
+            "documents",
+            json!([{"headers": {"format": "pdf", "type": "log"}}]),
+            100.0,
+            1_000,
+        ),
+        publisher(
+            "p_zip_report",
+            "documents",
+            json!([{"headers": {"format": "zip", "type": "report"}}]),
+            100.0,
+            1_000,
+        ),
+        publisher(
+            "p_zip_log",
+            "documents",
+            json!([{"headers": {"format": "zip", "type": "log"}}]),
+            100.0,
+            1_000,
+        ),
+    ];
+    let seed = 11;
+    let outcome = run(&scenario(broker, clients, json!([]), seed, 2_000));
+    let enqueued = |queue: &str, publisher: &str| {
+        outcome
+            .lines_with(&[&format!("enqueued {queue} msg={publisher}#")])
+            .len()
+    };
+    assert_eq!(enqueued("pdf_all", "p_pdf_log"), 9, "seed {seed}");
+    assert_eq!(enqueued("pdf_or_report_any", "p_pdf_log"), 9, "seed {seed}");
+    assert_eq!(enqueued("pdf_all", "p_zip_report"), 0, "seed {seed}");
+    assert_eq!(
+        enqueued("pdf_or_report_any", "p_zip_report"),
+        9,
+        "seed {seed}"
+    );
+    assert_eq!(enqueued("pdf_all", "p_zip_log"), 0, "seed {seed}");
+    assert_eq!(enqueued("pdf_or_report_any", "p_zip_log"), 0, "seed {seed}");
+    assert_eq!(outcome.metric("b", "unroutable"), 9.0, "seed {seed}");
+}
+
+#[test]
+fn max_length_bytes_drops_the_head_until_the_ready_bodies_fit() {
+    let broker = json!({"queues": [{"name": "q", "max_length_bytes": 2_500}]});
+    // 1024-byte bodies: two fit in 2500 bytes.
+    let clients = vec![publisher("p", "", json!([{"routing_key": "q"}]), 10.0, 105)];
+    let seed = 12;
+    let outcome = run(&scenario(broker, clients, json!([]), seed, 1_000));
+    assert_eq!(outcome.metric("p", "confirmed"), 10.0, "seed {seed}");
+    assert_eq!(outcome.metric("b", "ready_messages"), 2.0, "seed {seed}");
+    assert_eq!(
+        outcome
+            .lines_with(&["removed q msg=", "dropped reason=maxlen"])
+            .len(),
+        8,
+        "seed {seed}"
+    );
+}
+
+#[test]
+fn expiry_cycle_without_a_rejection_is_dropped_instead_of_looping() {
+    // `loop` dead-letters expired messages back into itself. RabbitMQ's DLX
+    // guide: messages that would reach the same queue twice with no
+    // rejection in the cycle are dropped. The one message expires once and
+    // is dropped (its x-death already names `loop`); the delayed-retry test
+    // shows a cycle *with* a rejection keeps going.
+    let broker = json!({"queues": [{"name": "loop", "message_ttl_ms": 100,
+        "dead_letter_exchange": "", "dead_letter_routing_key": "loop"}]});
+    let clients = vec![publisher(
+        "p",
+        "",
+        json!([{"routing_key": "loop"}]),
+        100.0,
+        150,
+    )];
+    let seed = 13;
+    let outcome = run(&scenario(broker, clients, json!([]), seed, 1_000));
+    assert_eq!(
+        outcome.lines_with(&["enqueued loop msg=p#0 "]).len(),
+        1,
+        "seed {seed}"
+    );
+    assert_eq!(
+        outcome
+            .lines_with(&["removed loop msg=p#0 dropped reason=expired"])
+            .len(),
+        1,
+        "seed {seed}"
+    );
+    assert_eq!(
+        outcome.lines_with(&["dead_lettered"]).len(),
+        0,
+        "seed {seed}"
+    );
+    assert_eq!(outcome.metric("b", "ready_messages"), 0.0, "seed {seed}");
+}
+
+#[test]
+fn cancelled_consumer_gets_no_more_deliveries() {
+    let broker = json!({"queues": [{"name": "q"}]});
+    let clients = vec![
+        publisher("p", "", json!([{"routing_key": "q"}]), 50.0, 2_000),
+        consumer("c", "q", json!({"cancel_at_ms": 1_000})),
+    ];
+    let seed = 14;
+    let outcome = run(&scenario(broker, clients, json!([]), seed, 3_000));
+    assert_eq!(
+        count(&outcome.lines, &[" send ", "basic.deliver"], 1.01..3.0),
+        0,
+        "seed {seed}"
+    );
+    assert!(
+        count(&outcome.lines, &[" send ", "basic.deliver"], 0.0..1.0) >= 18,
+        "seed {seed}"
+    );
+    assert!(outcome.metric("b", "ready_messages") >= 19.0, "seed {seed}");
+}
+
+#[test]
+fn exclusive_queue_refuses_a_second_consumer_and_goes_with_its_owner() {
+    let broker = json!({"queues": [{"name": "private", "durable": false, "exclusive": true}],
+        "heartbeat_timeout_ms": 1_000});
+    let clients = vec![
+        publisher("p", "", json!([{"routing_key": "private"}]), 100.0, 3_000),
+        consumer("c1", "private", json!({})),
+        consumer("c2", "private", json!({"start_ms": 500})),
+    ];
+    let timeline = json!([{"at_ms": 1_500, "action": {"crash": {"node": "c1"}}}]);
+    let seed = 15;
+    let outcome = run(&scenario(broker, clients, timeline, seed, 5_000));
+    assert_eq!(
+        outcome
+            .lines_with(&["state c2 consume on private refused: RESOURCE_LOCKED"])
+            .len(),
+        1,
+        "seed {seed}"
+    );
+    let deleted = outcome.lines_with(&["queue_deleted private reason=exclusive_owner_closed"]);
+    assert_eq!(deleted.len(), 1, "seed {seed}");
+    assert!(
+        (2.5..=2.8).contains(&seconds(deleted[0])),
+        "seed {seed}: {}",
+        deleted[0]
+    );
+    // After deletion nothing routes there: publishes are unroutable.
+    assert!(outcome.metric("b", "unroutable") >= 1.0, "seed {seed}");
+}
