@@ -1134,3 +1134,45 @@ fn exclusive_queue_refuses_a_second_consumer_and_goes_with_its_owner() {
     // After deletion nothing routes there: publishes are unroutable.
     assert!(outcome.metric("b", "unroutable") >= 1.0, "seed {seed}");
 }
+
+#[test]
+fn overflow_reject_publish_dlx_nacks_and_dead_letters_the_refused_message() {
+    let broker = json!({
+        "exchanges": [{"name": "dlx", "type": "fanout"}],
+        "queues": [
+            {"name": "q", "max_length_messages": 5, "overflow": "reject_publish_dlx",
+             "dead_letter_exchange": "dlx"},
+            {"name": "refused"}
+        ],
+        "bindings": [{"exchange": "dlx", "queue": "refused"}]
+    });
+    let mut producer = publisher("p", "", json!([{"routing_key": "q"}]), 10.0, 205);
+    producer["properties"]["retries"] = json!(0);
+    let seed = 16;
+    let outcome = run(&scenario(broker, vec![producer], json!([]), seed, 2_000));
+    assert_eq!(outcome.metric("p", "confirmed"), 5.0, "seed {seed}");
+    assert_eq!(outcome.metric("p", "nacked"), 15.0, "seed {seed}");
+    assert_eq!(
+        outcome
+            .lines_with(&["removed q msg=", "dead_lettered reason=maxlen"])
+            .len(),
+        15,
+        "seed {seed}"
+    );
+    assert_eq!(
+        outcome.lines_with(&["enqueued refused msg=p#5 "]).len(),
+        1,
+        "seed {seed}"
+    );
+    assert_eq!(outcome.metric("b", "ready_messages"), 20.0, "seed {seed}");
+    assert_eq!(
+        outcome.check("dead_letter_reasons_valid").0,
+        CheckStatus::Pass,
+        "seed {seed}"
+    );
+    assert_eq!(
+        outcome.check("queue_within_max_length").0,
+        CheckStatus::Pass,
+        "seed {seed}"
+    );
+}

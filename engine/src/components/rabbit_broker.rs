@@ -66,6 +66,8 @@ struct QueueState {
     expiry_timer: Option<(TimerId, SimTime)>,
     expires_timer: Option<TimerId>,
     next_arrival: u64,
+    /// Deliveries of this queue's messages not yet settled (all connections).
+    unacked_messages: u64,
     /// Some queue names this one as dead-letter target: counted as a DLQ.
     dead_letter_target: bool,
 }
@@ -87,6 +89,7 @@ impl QueueState {
             expiry_timer: None,
             expires_timer: None,
             next_arrival: 0,
+            unacked_messages: 0,
             dead_letter_target: false,
         }
     }
@@ -308,6 +311,7 @@ impl RabbitBroker {
         let mut touched = Vec::new();
         for (_, unacked) in connection.unacked {
             let queue = &mut self.queues[unacked.queue];
+            queue.unacked_messages = queue.unacked_messages.saturating_sub(1);
             if queue.deleted {
                 continue;
             }
@@ -395,6 +399,7 @@ impl RabbitBroker {
                 .retain(|_, unacked| unacked.queue != queue);
             discarded += (before - connection.unacked.len()) as u64;
         }
+        self.queues[queue].unacked_messages = 0;
         self.counters.queues_deleted += 1;
         ctx.fact(Fact::RabbitQueueDeleted {
             queue: name.clone(),
@@ -420,19 +425,8 @@ impl RabbitBroker {
         if state.deleted {
             return false;
         }
-        let held = state.storage.ready_messages() as usize
-            + self
-                .connections
-                .values()
-                .map(|connection| {
-                    connection
-                        .unacked
-                        .values()
-                        .filter(|unacked| unacked.queue == queue)
-                        .count()
-                })
-                .sum::<usize>();
-        if held >= MAX_RABBIT_QUEUE_MESSAGES {
+        let held = state.storage.ready_messages() + state.unacked_messages;
+        if held >= MAX_RABBIT_QUEUE_MESSAGES as u64 {
             self.counters.refused_by_overflow += 1;
             ctx.error("rabbit_queue_at_simulator_cap");
             return false;
@@ -730,6 +724,7 @@ impl RabbitBroker {
                 connection
                     .unacked
                     .insert(delivery_tag, Unacked { queue, entry });
+                self.queues[queue].unacked_messages += 1;
                 self.counters.max_unacked_per_consumer = self
                     .counters
                     .max_unacked_per_consumer
@@ -883,6 +878,7 @@ impl RabbitBroker {
             return;
         };
         let queue = unacked.queue;
+        self.queues[queue].unacked_messages = self.queues[queue].unacked_messages.saturating_sub(1);
         if self.queues[queue].deleted {
             return;
         }
@@ -1084,6 +1080,7 @@ impl Component for RabbitBroker {
             kept += outcome.kept;
             lost += outcome.lost;
             queue.consumers.clear();
+            queue.unacked_messages = 0;
             queue.next_consumer = 0;
             queue.owner = None;
             queue.expiry_timer = None;
