@@ -4,6 +4,7 @@
 //! component adds variants here (and a `describe` arm) without touching the
 //! simulator, the network or the trace machinery.
 
+use crate::components::rabbit_protocol::{RabbitMessage, RabbitSettlement};
 use crate::raft::RaftMessage;
 use crate::raft::kv::{KvCommand, KvOperation, KvOutcome, KvSnapshot};
 use crate::scenario::KafkaAcks;
@@ -196,6 +197,67 @@ pub enum Payload {
         service: String,
         serving: Vec<NodeId>,
     },
+    /// AMQP `basic.publish` on the client's `connection` (a number the client
+    /// bumps on every reconnect); `publish_seq` numbers confirms per connection.
+    RabbitPublish {
+        connection: u64,
+        publish_seq: u64,
+        mandatory: bool,
+        confirm: bool,
+        message: RabbitMessage,
+    },
+    /// Publisher confirm: `basic.ack` (true) or `basic.nack` of `publish_seq`.
+    RabbitConfirm {
+        connection: u64,
+        publish_seq: u64,
+        ack: bool,
+    },
+    /// `basic.return` of an unroutable mandatory message (`NO_ROUTE`).
+    RabbitReturn {
+        connection: u64,
+        publish_seq: u64,
+    },
+    /// `basic.qos` + `basic.consume` on `queue`.
+    RabbitConsume {
+        connection: u64,
+        queue: String,
+        prefetch_count: u32,
+        auto_ack: bool,
+    },
+    /// The broker refused a consume (`NOT_FOUND`, `RESOURCE_LOCKED`).
+    RabbitConsumeRefused {
+        connection: u64,
+        queue: String,
+        reason: String,
+    },
+    /// `basic.cancel`: no more deliveries; unacknowledged ones stay with the channel.
+    RabbitCancel {
+        connection: u64,
+        queue: String,
+    },
+    /// `basic.deliver`.
+    RabbitDeliver {
+        connection: u64,
+        delivery_tag: u64,
+        redelivered: bool,
+        queue: String,
+        message: RabbitMessage,
+    },
+    /// `basic.ack`, `basic.nack` or `basic.reject` of `delivery_tag`.
+    RabbitSettle {
+        connection: u64,
+        delivery_tag: u64,
+        settlement: RabbitSettlement,
+    },
+    /// AMQP heartbeat frame, both directions.
+    RabbitHeartbeat {
+        connection: u64,
+    },
+    /// The broker does not know this connection (it restarted, or closed it
+    /// after a missed heartbeat): the client must reconnect.
+    RabbitConnectionClose {
+        connection: u64,
+    },
 }
 
 /// A span of a request tree: the node that issued a request and its id there.
@@ -354,6 +416,16 @@ impl Payload {
                 MessageClass::Heartbeat
             }
             Payload::EndpointsUpdate { .. } => MessageClass::Control,
+            Payload::RabbitPublish { .. }
+            | Payload::RabbitConfirm { .. }
+            | Payload::RabbitReturn { .. }
+            | Payload::RabbitDeliver { .. }
+            | Payload::RabbitSettle { .. } => MessageClass::Publish,
+            Payload::RabbitHeartbeat { .. } => MessageClass::Heartbeat,
+            Payload::RabbitConsume { .. }
+            | Payload::RabbitConsumeRefused { .. }
+            | Payload::RabbitCancel { .. }
+            | Payload::RabbitConnectionClose { .. } => MessageClass::Control,
         }
     }
 }
@@ -552,6 +624,88 @@ impl fmt::Display for Payload {
             ),
             Payload::EndpointsUpdate { service, serving } => {
                 write!(formatter, "endpoints {service} {}", node_list(serving))
+            }
+            Payload::RabbitPublish {
+                connection,
+                publish_seq,
+                mandatory,
+                confirm: _,
+                message,
+            } => write!(
+                formatter,
+                "basic.publish c{connection} seq={publish_seq} msg={} exchange={:?} key={:?}{}{}",
+                message.key,
+                message.exchange,
+                message.routing_key,
+                if message.persistent {
+                    " persistent"
+                } else {
+                    ""
+                },
+                if *mandatory { " mandatory" } else { "" }
+            ),
+            Payload::RabbitConfirm {
+                connection,
+                publish_seq,
+                ack,
+            } => write!(
+                formatter,
+                "{} c{connection} seq={publish_seq}",
+                if *ack { "confirm.ack" } else { "confirm.nack" }
+            ),
+            Payload::RabbitReturn {
+                connection,
+                publish_seq,
+            } => write!(
+                formatter,
+                "basic.return c{connection} seq={publish_seq} NO_ROUTE"
+            ),
+            Payload::RabbitConsume {
+                connection,
+                queue,
+                prefetch_count,
+                auto_ack,
+            } => write!(
+                formatter,
+                "basic.consume c{connection} queue={queue} prefetch={prefetch_count}{}",
+                if *auto_ack { " auto_ack" } else { "" }
+            ),
+            Payload::RabbitConsumeRefused {
+                connection,
+                queue,
+                reason,
+            } => write!(
+                formatter,
+                "consume_refused c{connection} queue={queue} {reason}"
+            ),
+            Payload::RabbitCancel { connection, queue } => {
+                write!(formatter, "basic.cancel c{connection} queue={queue}")
+            }
+            Payload::RabbitDeliver {
+                connection,
+                delivery_tag,
+                redelivered,
+                queue,
+                message,
+            } => write!(
+                formatter,
+                "basic.deliver c{connection} tag={delivery_tag} queue={queue} msg={}{}",
+                message.key,
+                if *redelivered { " redelivered" } else { "" }
+            ),
+            Payload::RabbitSettle {
+                connection,
+                delivery_tag,
+                settlement,
+            } => write!(
+                formatter,
+                "basic.{settlement} c{connection} tag={delivery_tag}"
+            ),
+            Payload::RabbitHeartbeat { connection } => {
+                write!(formatter, "heartbeat c{connection}")
+            }
+            Payload::RabbitConnectionClose { connection } => {
+                write!(formatter, "connection.close c{connection}")
             }
         }
     }

@@ -305,6 +305,17 @@ impl Simulator {
             checkers.push(Box::new(NoDuplicateLogEntries::new(node_names.clone())));
         }
         crate::checkers::raft::register(scenario, &node_names, &mut checkers);
+        if scenario
+            .topology
+            .nodes
+            .iter()
+            .any(|node| matches!(node.spec, ComponentSpec::RabbitBroker(_)))
+        {
+            checkers.extend(crate::checkers::rabbit::rabbit_checkers(
+                scenario,
+                &node_names,
+            ));
+        }
         let mut simulator = Simulator {
             scenario: scenario.clone(),
             seed,

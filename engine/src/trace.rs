@@ -10,6 +10,7 @@
 //! Memory is bounded: only the last `TRACE_RING_CAPACITY` events are kept
 //! (plus an opt-in full record of lines for `faultline run --trace`).
 
+use crate::components::rabbit_protocol::{RabbitDisposal, RabbitMessageKey};
 use crate::message::{KafkaRecord, MessageClass, MessageId, NodeId, Payload};
 use crate::raft::RaftRole;
 use crate::scenario::limits::TRACE_RING_CAPACITY;
@@ -259,6 +260,49 @@ pub enum Fact {
         to: String,
         reason: String,
     },
+    /// A RabbitMQ queue took a copy of `message`; `ready_messages` is the
+    /// queue's ready count afterwards.
+    RabbitEnqueued {
+        queue: String,
+        message: RabbitMessageKey,
+        persistent: bool,
+        durable_queue: bool,
+        /// The TTL that applies (the smaller of queue and message TTL).
+        ttl_ms: Option<u64>,
+        ready_messages: u64,
+    },
+    /// A queue's copy of `message` left the queue for good.
+    RabbitRemoved {
+        queue: String,
+        message: RabbitMessageKey,
+        disposal: RabbitDisposal,
+        ready_messages: u64,
+    },
+    /// A queue was deleted (`x-expires`, or its exclusive owner left);
+    /// `discarded` messages went with it, not dead-lettered.
+    RabbitQueueDeleted {
+        queue: String,
+        reason: String,
+        discarded: u64,
+    },
+    /// A durable queue came back after a restart holding `messages` (from disk).
+    RabbitRecovered {
+        queue: String,
+        messages: Vec<RabbitMessageKey>,
+    },
+    /// The publisher got a confirm (`basic.ack`) for `message`.
+    RabbitConfirmed {
+        message: RabbitMessageKey,
+        persistent: bool,
+    },
+    /// A consumer's handler ran for `message` (or, when idempotent and it had
+    /// seen the id before, skipped it: `suppressed_duplicate`).
+    RabbitHandled {
+        queue: String,
+        message: RabbitMessageKey,
+        redelivered: bool,
+        suppressed_duplicate: bool,
+    },
 }
 
 impl TraceEvent {
@@ -458,6 +502,67 @@ impl TraceEvent {
                         to,
                         reason,
                     } => write!(line, "circuit_breaker {service} {from}->{to} ({reason})"),
+                    Fact::RabbitEnqueued {
+                        queue,
+                        message,
+                        persistent,
+                        durable_queue,
+                        ttl_ms,
+                        ready_messages,
+                    } => write!(
+                        line,
+                        "enqueued {queue} msg={} ready={ready_messages}{}{}{}",
+                        message.named(node_names),
+                        if *persistent { " persistent" } else { "" },
+                        if *durable_queue { " durable" } else { "" },
+                        ttl_ms.map_or(String::new(), |ttl| format!(" ttl={ttl}ms"))
+                    ),
+                    Fact::RabbitRemoved {
+                        queue,
+                        message,
+                        disposal,
+                        ready_messages,
+                    } => write!(
+                        line,
+                        "removed {queue} msg={} {disposal} ready={ready_messages}",
+                        message.named(node_names)
+                    ),
+                    Fact::RabbitQueueDeleted {
+                        queue,
+                        reason,
+                        discarded,
+                    } => write!(
+                        line,
+                        "queue_deleted {queue} reason={reason} discarded={discarded}"
+                    ),
+                    Fact::RabbitRecovered { queue, messages } => {
+                        write!(line, "recovered {queue} messages={}", messages.len())
+                    }
+                    Fact::RabbitConfirmed {
+                        message,
+                        persistent,
+                    } => write!(
+                        line,
+                        "confirmed msg={}{}",
+                        message.named(node_names),
+                        if *persistent { " persistent" } else { "" }
+                    ),
+                    Fact::RabbitHandled {
+                        queue,
+                        message,
+                        redelivered,
+                        suppressed_duplicate,
+                    } => write!(
+                        line,
+                        "handled {queue} msg={}{}{}",
+                        message.named(node_names),
+                        if *redelivered { " redelivered" } else { "" },
+                        if *suppressed_duplicate {
+                            " duplicate_skipped"
+                        } else {
+                            ""
+                        }
+                    ),
                 }
             }
         };

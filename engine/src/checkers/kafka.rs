@@ -226,7 +226,7 @@ impl LogModel {
                     },
                 }
             }
-            // Other components' facts (Raft) are not about Kafka logs.
+            // Other systems' facts (Raft, RabbitMQ, breakers) are not about Kafka logs.
             _ => Observed::Nothing,
         }
     }

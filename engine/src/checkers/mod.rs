@@ -8,6 +8,7 @@
 mod builtin;
 pub mod kafka;
 pub mod linearizable;
+pub mod rabbit;
 pub mod raft;
 
 pub use builtin::{
@@ -15,6 +16,9 @@ pub use builtin::{
     TraceTimeMonotonic,
 };
 pub use kafka::{LostAcknowledgedWrites, NoDuplicateLogEntries};
+pub use rabbit::{
+    DeadLetterReasonsValid, LostConfirmedMessages, NoDuplicateHandling, QueueWithinMaxLength,
+};
 pub use raft::{
     RaftElectionSafety, RaftLeaderAppendOnly, RaftLeaderCompleteness, RaftLeaderEventuallyElected,
     RaftLogMatching, RaftStateMachineSafety,
@@ -40,6 +44,10 @@ pub const KNOWN_CHECKER_NAMES: &[&str] = &[
     RaftStateMachineSafety::NAME,
     RaftLeaderEventuallyElected::NAME,
     linearizable::RaftKvLinearizable::NAME,
+    LostConfirmedMessages::NAME,
+    NoDuplicateHandling::NAME,
+    DeadLetterReasonsValid::NAME,
+    QueueWithinMaxLength::NAME,
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -5,6 +5,12 @@ pub mod kafka_broker;
 pub mod kafka_controller;
 pub mod kafka_producer;
 pub mod load_generator;
+pub mod rabbit_broker;
+pub mod rabbit_consumer;
+pub mod rabbit_protocol;
+pub mod rabbit_publisher;
+pub mod rabbit_queue;
+pub mod rabbit_routing;
 pub mod raft_kv_client;
 pub mod raft_node;
 pub mod resilience;
@@ -78,6 +84,17 @@ pub fn build_component(
         ComponentSpec::Autoscaler(spec) => {
             Box::new(autoscaler::Autoscaler::new(spec, scenario, node_ids))
         }
+        ComponentSpec::RabbitBroker(spec) => Box::new(rabbit_broker::RabbitBroker::new(spec)),
+        ComponentSpec::RabbitPublisher(spec) => Box::new(rabbit_publisher::RabbitPublisher::new(
+            spec,
+            rabbit_heartbeat_timeout_ms(scenario, &spec.broker),
+            node_ids,
+        )),
+        ComponentSpec::RabbitConsumer(spec) => Box::new(rabbit_consumer::RabbitConsumer::new(
+            spec,
+            rabbit_heartbeat_timeout_ms(scenario, &spec.broker),
+            node_ids,
+        )),
     }
 }
 
@@ -87,4 +104,20 @@ fn resolve_members(members: &[String], node_ids: &BTreeMap<String, NodeId>) -> V
         .iter()
         .filter_map(|member| node_ids.get(member).copied())
         .collect()
+}
+
+/// The heartbeat timeout a client negotiates with `broker`: the broker's own
+/// (clients accept the server's proposal, as RabbitMQ clients do by default).
+fn rabbit_heartbeat_timeout_ms(scenario: &Scenario, broker: &str) -> u64 {
+    scenario
+        .topology
+        .nodes
+        .iter()
+        .find_map(|node| match &node.spec {
+            ComponentSpec::RabbitBroker(spec) if node.id == broker => {
+                Some(spec.heartbeat_timeout_ms)
+            }
+            _ => None,
+        })
+        .unwrap_or(60_000)
 }

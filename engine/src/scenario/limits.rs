@@ -80,3 +80,25 @@ pub const MAX_BREAKER_WINDOW_CALLS: u32 = 100_000;
 pub const MAX_BREAKER_WINDOW_BUCKETS: u64 = 3_600;
 /// API gateway: cached answers kept at most per gateway.
 pub const MAX_GATEWAY_CACHE_ENTRIES: u32 = 1_000_000;
+/// RabbitMQ: exchanges, queues and bindings per broker (a definitions file of a lesson, not a fleet).
+pub const MAX_RABBIT_EXCHANGES: usize = 256;
+pub const MAX_RABBIT_QUEUES: usize = 256;
+pub const MAX_RABBIT_BINDINGS: usize = 2_048;
+/// RabbitMQ: messages one queue holds (ready + unacknowledged) whatever its
+/// max-length. Beyond it the broker refuses publishes (nack), standing in for
+/// RabbitMQ's memory and disk alarms, which block publishers.
+pub const MAX_RABBIT_QUEUE_MESSAGES: usize = 100_000;
+/// RabbitMQ: alternate-exchange hops followed for one message (cycles stop earlier).
+pub const MAX_RABBIT_ALTERNATE_HOPS: usize = 16;
+/// RabbitMQ: `x-death` entries carried per message (one per queue and reason).
+pub const MAX_RABBIT_X_DEATH_ENTRIES: usize = 32;
+/// RabbitMQ: publisher templates, retries, unconfirmed and buffered messages, prefetch and dedup window.
+pub const MAX_RABBIT_MESSAGE_TEMPLATES: usize = 256;
+pub const MAX_RABBIT_RETRIES: u32 = 1_000;
+pub const MAX_RABBIT_UNCONFIRMED: u32 = 10_000;
+pub const MAX_RABBIT_BUFFER_MESSAGES: u32 = 100_000;
+pub const MAX_RABBIT_PREFETCH: u32 = 65_535;
+pub const MAX_RABBIT_CONCURRENCY: u32 = 1_000;
+pub const MAX_RABBIT_DEDUP_WINDOW: u32 = 1_000_000;
+/// RabbitMQ checkers: messages tracked at once (beyond it new ones are counted, not tracked).
+pub const MAX_RABBIT_TRACKED_MESSAGES: usize = 500_000;

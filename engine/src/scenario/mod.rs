@@ -10,10 +10,12 @@ pub mod limits;
 pub mod migrate;
 pub mod parse;
 pub mod problems;
+pub mod rabbit;
 pub mod raft_spec;
 pub mod schema;
 pub mod services;
 pub mod validate;
+mod validate_rabbit;
 pub mod validate_services;
 
 use crate::distribution::Distribution;
@@ -22,6 +24,7 @@ use serde::{Deserialize, Serialize};
 
 pub use parse::{parse_scenario, parse_scenario_value};
 pub use problems::{Problem, Problems};
+pub use rabbit::*;
 pub use raft_spec::{RaftKvClientSpec, RaftNodeSpec};
 
 /// The version this build writes. Older versions are migrated on load.
@@ -118,6 +121,12 @@ pub enum ComponentSpec {
     ApiGateway(services::ApiGatewaySpec),
     /// Scales a service's serving instances between min and max by utilisation.
     Autoscaler(services::AutoscalerSpec),
+    /// A RabbitMQ node: exchanges, bindings and classic queues.
+    RabbitBroker(RabbitBrokerSpec),
+    /// An AMQP publisher (optionally with publisher confirms).
+    RabbitPublisher(RabbitPublisherSpec),
+    /// An AMQP consumer on one queue (prefetch, manual or automatic ack).
+    RabbitConsumer(RabbitConsumerSpec),
 }
 
 impl ComponentSpec {
@@ -134,6 +143,9 @@ impl ComponentSpec {
             ComponentSpec::Service(_) => "service",
             ComponentSpec::ApiGateway(_) => "api_gateway",
             ComponentSpec::Autoscaler(_) => "autoscaler",
+            ComponentSpec::RabbitBroker(_) => "rabbit_broker",
+            ComponentSpec::RabbitPublisher(_) => "rabbit_publisher",
+            ComponentSpec::RabbitConsumer(_) => "rabbit_consumer",
         }
     }
 
@@ -149,6 +161,9 @@ impl ComponentSpec {
         "service",
         "api_gateway",
         "autoscaler",
+        "rabbit_broker",
+        "rabbit_publisher",
+        "rabbit_consumer",
     ];
 }
 

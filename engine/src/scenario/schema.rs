@@ -2,7 +2,8 @@
 
 use super::{
     ComponentSpec, KafkaBrokerSpec, KafkaControllerSpec, KafkaProducerSpec, LoadGeneratorSpec,
-    Position, RaftKvClientSpec, RaftNodeSpec, Scenario, SinkSpec,
+    Position, RabbitBrokerSpec, RabbitConsumerSpec, RabbitPublisherSpec, RaftKvClientSpec,
+    RaftNodeSpec, Scenario, SinkSpec,
 };
 use schemars::{Schema, SchemaGenerator, json_schema};
 
@@ -31,6 +32,9 @@ pub(crate) fn node_schema(generator: &mut SchemaGenerator) -> Schema {
                 "service" => generator.subschema_for::<super::services::ServiceSpec>(),
                 "api_gateway" => generator.subschema_for::<super::services::ApiGatewaySpec>(),
                 "autoscaler" => generator.subschema_for::<super::services::AutoscalerSpec>(),
+                "rabbit_broker" => generator.subschema_for::<RabbitBrokerSpec>(),
+                "rabbit_publisher" => generator.subschema_for::<RabbitPublisherSpec>(),
+                "rabbit_consumer" => generator.subschema_for::<RabbitConsumerSpec>(),
                 other => unreachable_kind(other),
             };
             serde_json::json!({

@@ -32,16 +32,19 @@ pub fn validate(scenario: &Scenario) -> Problems {
     problems
 }
 
-struct Validator<'a> {
-    scenario: &'a Scenario,
-    problems: &'a mut Problems,
+pub(super) struct Validator<'a> {
+    pub(super) scenario: &'a Scenario,
+    pub(super) problems: &'a mut Problems,
     /// Node id → index of its first definition.
     node_ids: BTreeMap<&'a str, usize>,
     zone_ids: BTreeMap<&'a str, usize>,
 }
 
 /// Suggests the closest known name, for "did you mean" hints.
-fn closest<'b>(wanted: &str, candidates: impl Iterator<Item = &'b str>) -> Option<&'b str> {
+pub(super) fn closest<'b>(
+    wanted: &str,
+    candidates: impl Iterator<Item = &'b str>,
+) -> Option<&'b str> {
     candidates
         .map(|candidate| (strsim::jaro_winkler(wanted, candidate), candidate))
         .filter(|(score, _)| *score >= 0.8)
@@ -49,7 +52,7 @@ fn closest<'b>(wanted: &str, candidates: impl Iterator<Item = &'b str>) -> Optio
         .map(|(_, candidate)| candidate)
 }
 
-fn check_probability(problems: &mut Problems, path: String, value: f64) {
+pub(super) fn check_probability(problems: &mut Problems, path: String, value: f64) {
     if !(0.0..=1.0).contains(&value) || value.is_nan() {
         problems.push(
             path,
@@ -59,7 +62,7 @@ fn check_probability(problems: &mut Problems, path: String, value: f64) {
 }
 
 impl<'a> Validator<'a> {
-    fn text_length(&mut self, path: &str, text: &str, max_chars: usize) {
+    pub(super) fn text_length(&mut self, path: &str, text: &str, max_chars: usize) {
         let count = text.chars().count();
         if count > max_chars {
             self.problems.push(
@@ -69,7 +72,7 @@ impl<'a> Validator<'a> {
         }
     }
 
-    fn identifier(&mut self, path: &str, id: &str) {
+    pub(super) fn identifier(&mut self, path: &str, id: &str) {
         if id.is_empty() || id.chars().count() > MAX_ID_CHARS {
             self.problems.push(
                 path,
@@ -257,12 +260,15 @@ impl<'a> Validator<'a> {
                 }
                 // Checked with its references (needs the service's instances).
                 ComponentSpec::Autoscaler(_) => {}
+                ComponentSpec::RabbitBroker(spec) => self.rabbit_broker(&properties, spec),
+                ComponentSpec::RabbitPublisher(spec) => self.rabbit_publisher(&properties, spec),
+                ComponentSpec::RabbitConsumer(spec) => self.rabbit_consumer(&properties, spec),
             }
         }
     }
 
     /// A duration property: 1 ms to one day.
-    fn duration_ms(&mut self, path: &str, value_ms: u64) {
+    pub(super) fn duration_ms(&mut self, path: &str, value_ms: u64) {
         if value_ms == 0 || value_ms > MAX_DURATION_MS {
             self.problems.push(
                 path,
@@ -401,7 +407,12 @@ impl<'a> Validator<'a> {
     }
 
     /// A node reference that must name a node of one kind.
-    fn node_reference_of_kind(&mut self, path: &str, id: &str, kind: &str) -> Option<usize> {
+    pub(super) fn node_reference_of_kind(
+        &mut self,
+        path: &str,
+        id: &str,
+        kind: &str,
+    ) -> Option<usize> {
         let index = self.node_reference(path, id)?;
         let node = &self.scenario.topology.nodes[index];
         if node.spec.kind_name() != kind {
@@ -497,6 +508,7 @@ impl<'a> Validator<'a> {
             super::validate_services::service_references(self.scenario, index, self.problems);
             super::validate_services::api_gateway_references(self.scenario, index, self.problems);
             super::validate_services::autoscaler(self.scenario, index, self.problems);
+            self.rabbit_references(index, node);
             if let ComponentSpec::Sink(SinkSpec {
                 downstream: Some(downstream),
                 ..
@@ -548,7 +560,7 @@ impl<'a> Validator<'a> {
         }
     }
 
-    fn node_reference(&mut self, path: &str, id: &str) -> Option<usize> {
+    pub(super) fn node_reference(&mut self, path: &str, id: &str) -> Option<usize> {
         if let Some(index) = self.node_ids.get(id) {
             return Some(*index);
         }

@@ -38,6 +38,14 @@ pub const EXAMPLES: &[(&str, &str)] = &[
         "rate-limited-gateway",
         include_str!("../../../public/scenarios/rate-limited-gateway.json"),
     ),
+    (
+        "rabbitmq-topic-routing-dlq-retry",
+        include_str!("../../../public/scenarios/rabbitmq-topic-routing-dlq-retry.json"),
+    ),
+    (
+        "rabbitmq-classic-queue-crash",
+        include_str!("../../../public/scenarios/rabbitmq-classic-queue-crash.json"),
+    ),
 ];
 
 pub fn example(name: &str) -> Scenario {
