@@ -82,7 +82,7 @@ fn unknown_node_kind_lists_known_kinds() {
     check_mutation(
         |document| document["topology"]["nodes"][1]["kind"] = json!("sinc"),
         expect![
-            "topology.nodes[1].kind: unknown node kind `sinc`, expected one of: load_generator, sink, kafka_controller, kafka_broker, kafka_producer"
+            "topology.nodes[1].kind: unknown node kind `sinc`, expected one of: load_generator, sink, kafka_controller, kafka_broker, kafka_producer, kafka_consumer"
         ],
     );
 }
@@ -187,7 +187,7 @@ fn every_problem_is_reported_not_just_the_first() {
             topology.links[0].to: no node "nowhere"
             workload.streams[0].client: expected a load_generator node, but "payment" is a sink
             workload.streams[0].target: a client cannot target itself
-            expectations[0].check.name: no checker "no_phantom_delivry" (did you mean "no_phantom_delivery"?); known: no_phantom_delivery, no_unexpected_duplicate_delivery, trace_time_monotonic, requests_eventually_resolved, lost_acknowledged_writes, no_duplicate_log_entries"#]],
+            expectations[0].check.name: no checker "no_phantom_delivry" (did you mean "no_phantom_delivery"?); known: no_phantom_delivery, no_unexpected_duplicate_delivery, trace_time_monotonic, requests_eventually_resolved, lost_acknowledged_writes, no_duplicate_log_entries, kafka_acknowledged_writes_consumed, kafka_consumer_offsets_in_order, kafka_group_no_skipped_offsets, kafka_no_duplicate_processing, kafka_order_per_key, kafka_one_consumer_per_partition"#]],
     );
 }
 

@@ -226,6 +226,11 @@ impl LogModel {
                     },
                 }
             }
+            // Consumer-side facts do not change any log.
+            Fact::KafkaConsumed { .. }
+            | Fact::KafkaPartitionsAssigned { .. }
+            | Fact::KafkaPartitionsRevoked { .. }
+            | Fact::KafkaOffsetCommitted { .. } => Observed::Nothing,
         }
     }
 }

@@ -7,12 +7,17 @@
 
 mod builtin;
 pub mod kafka;
+pub mod kafka_consumer;
 
 pub use builtin::{
     NoPhantomDelivery, NoUnexpectedDuplicateDelivery, RequestsEventuallyResolved,
     TraceTimeMonotonic,
 };
 pub use kafka::{LostAcknowledgedWrites, NoDuplicateLogEntries};
+pub use kafka_consumer::{
+    KafkaAcknowledgedWritesConsumed, KafkaConsumerOffsetsInOrder, KafkaGroupSkippedOffsets,
+    KafkaNoDuplicateProcessing, KafkaOneConsumerPerPartition, KafkaOrderPerKey,
+};
 
 use crate::message::{MessageId, NodeId};
 use crate::time::SimTime;
@@ -27,6 +32,12 @@ pub const KNOWN_CHECKER_NAMES: &[&str] = &[
     RequestsEventuallyResolved::NAME,
     LostAcknowledgedWrites::NAME,
     NoDuplicateLogEntries::NAME,
+    KafkaAcknowledgedWritesConsumed::NAME,
+    KafkaConsumerOffsetsInOrder::NAME,
+    KafkaGroupSkippedOffsets::NAME,
+    KafkaNoDuplicateProcessing::NAME,
+    KafkaOrderPerKey::NAME,
+    KafkaOneConsumerPerPartition::NAME,
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -33,6 +33,8 @@ const METADATA_MIN_INTERVAL_MS: u64 = 50;
 struct PendingRecord {
     key: u32,
     value: u64,
+    /// CreateTime on the producer's clock (µs).
+    create_time_us: u64,
     partition: Option<u32>,
     sequence: Option<u32>,
     first_sent_at: Option<SimTime>,
@@ -189,6 +191,7 @@ impl KafkaProducer {
             PendingRecord {
                 key,
                 value,
+                create_time_us: ctx.local_clock().as_micros(),
                 partition: None,
                 sequence: None,
                 first_sent_at: None,
@@ -259,6 +262,7 @@ impl KafkaProducer {
                     sequence,
                     key: record.key,
                     value: record.value,
+                    create_time_us: record.create_time_us,
                 },
             };
             let value = record.value;

@@ -1,7 +1,10 @@
 //! Built-in components and the factory that builds them from a scenario.
 
+pub mod kafka_assignors;
 pub mod kafka_broker;
+pub mod kafka_consumer;
 pub mod kafka_controller;
+pub mod kafka_group_coordinator;
 pub mod kafka_producer;
 pub mod load_generator;
 pub mod sink;
@@ -52,10 +55,14 @@ pub fn build_component(
                 controller,
                 session_timeout_ms,
                 node_ids,
+                kafka_group_coordinator::peer_brokers(scenario, &node.id, node_ids),
             ))
         }
         ComponentSpec::KafkaProducer(spec) => {
             Box::new(kafka_producer::KafkaProducer::new(spec, index, node_ids))
+        }
+        ComponentSpec::KafkaConsumer(spec) => {
+            Box::new(kafka_consumer::KafkaConsumer::new(spec, node_ids))
         }
     }
 }

@@ -52,3 +52,12 @@ pub const MAX_KAFKA_PENDING_ACKS_PER_PARTITION: usize = 10_000;
 pub const MAX_KAFKA_RETRIES: u32 = 1_000;
 pub const MAX_KAFKA_IN_FLIGHT: u32 = 100;
 pub const MAX_KAFKA_BUFFER_RECORDS: u32 = 100_000;
+/// Kafka: consumer groups one coordinator keeps (members and offsets).
+pub const MAX_KAFKA_GROUPS_PER_COORDINATOR: usize = 1_000;
+/// Kafka: members per consumer group (Kafka's `group.max.size` is unbounded by default).
+pub const MAX_KAFKA_GROUP_MEMBERS: usize = 1_000;
+/// Kafka: `max.poll.records` ceiling.
+pub const MAX_KAFKA_MAX_POLL_RECORDS: u32 = 10_000;
+/// Kafka: records a consumer holds fetched but not yet polled, per partition
+/// (the fetcher stops asking beyond it, as Kafka's `max.partition.fetch.bytes` bounds it).
+pub const MAX_KAFKA_CONSUMER_BUFFERED_RECORDS: usize = 1_000;

@@ -6,17 +6,20 @@
 //! (`migrate`), and then `validate` reports *every* semantic problem with its
 //! JSON path. `schema` derives the published JSON Schema from these types.
 
+pub mod kafka_consumer;
 pub mod limits;
 pub mod migrate;
 pub mod parse;
 pub mod problems;
 pub mod schema;
 pub mod validate;
+mod validate_kafka_consumer;
 
 use crate::distribution::Distribution;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use kafka_consumer::{KafkaAssignor, KafkaCommitMode, KafkaConsumerSpec, KafkaOffsetReset};
 pub use parse::{parse_scenario, parse_scenario_value};
 pub use problems::{Problem, Problems};
 
@@ -103,6 +106,8 @@ pub enum ComponentSpec {
     KafkaBroker(KafkaBrokerSpec),
     /// A Kafka producer writing records of one topic (batches of one record).
     KafkaProducer(KafkaProducerSpec),
+    /// A Kafka consumer, member of a consumer group, reading one topic.
+    KafkaConsumer(KafkaConsumerSpec),
 }
 
 impl ComponentSpec {
@@ -114,6 +119,7 @@ impl ComponentSpec {
             ComponentSpec::KafkaController(_) => "kafka_controller",
             ComponentSpec::KafkaBroker(_) => "kafka_broker",
             ComponentSpec::KafkaProducer(_) => "kafka_producer",
+            ComponentSpec::KafkaConsumer(_) => "kafka_consumer",
         }
     }
 
@@ -124,6 +130,7 @@ impl ComponentSpec {
         "kafka_controller",
         "kafka_broker",
         "kafka_producer",
+        "kafka_consumer",
     ];
 }
 

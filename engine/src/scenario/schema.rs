@@ -26,6 +26,7 @@ pub(crate) fn node_schema(generator: &mut SchemaGenerator) -> Schema {
                 "kafka_controller" => generator.subschema_for::<KafkaControllerSpec>(),
                 "kafka_broker" => generator.subschema_for::<KafkaBrokerSpec>(),
                 "kafka_producer" => generator.subschema_for::<KafkaProducerSpec>(),
+                "kafka_consumer" => generator.subschema_for::<super::KafkaConsumerSpec>(),
                 other => unreachable_kind(other),
             };
             serde_json::json!({

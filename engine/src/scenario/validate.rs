@@ -240,6 +240,9 @@ impl<'a> Validator<'a> {
                     }
                 }
                 ComponentSpec::KafkaProducer(spec) => self.kafka_producer(&properties, spec),
+                ComponentSpec::KafkaConsumer(spec) => {
+                    super::validate_kafka_consumer::properties(self.problems, &properties, spec)
+                }
             }
         }
     }
@@ -433,6 +436,21 @@ impl<'a> Validator<'a> {
                         );
                     }
                 }
+            }
+            ComponentSpec::KafkaConsumer(spec) => {
+                let controller_path = format!("{path}.controller");
+                let controller = self.node_reference_of_kind(
+                    &controller_path,
+                    &spec.controller,
+                    "kafka_controller",
+                );
+                super::validate_kafka_consumer::references(
+                    self.problems,
+                    self.scenario,
+                    index,
+                    spec,
+                    controller,
+                );
             }
             ComponentSpec::KafkaProducer(spec) => {
                 let controller_path = format!("{path}.controller");
