@@ -428,3 +428,46 @@ fn consumer_cut_off_from_coordinator_becomes_a_zombie_owner() {
     let (_, detail) = outcome.check("kafka_one_consumer_per_partition");
     assert!(detail.contains("still owns"), "seed {seed}: {detail}");
 }
+
+/// The shipped lesson keeps telling its story: every expectation is met.
+#[test]
+fn consumer_group_rebalance_example_meets_its_expectations() {
+    let scenario = common::example("kafka-consumer-group-rebalance");
+    let seed = scenario.run.seed;
+    let report =
+        faultline_engine::run_scenario(&scenario, SimulatorOptions::default()).expect("valid");
+    for expectation in &report.expectations {
+        assert!(
+            expectation.met,
+            "seed {seed}: {} (actual {})",
+            expectation.expectation, expectation.actual
+        );
+    }
+    assert!(!report.expectations.is_empty());
+}
+
+/// Bad consumer properties are reported with their JSON paths.
+#[test]
+fn invalid_consumer_properties_are_reported_with_json_paths() {
+    let mut document = serde_json::to_value(cluster(&Group::default(), json!([]), 1))
+        .expect("scenario serialises");
+    let consumer = &mut document["topology"]["nodes"][5]["properties"];
+    consumer["heartbeat_interval_ms"] = json!(20_000);
+    consumer["max_poll_records"] = json!(0);
+    consumer["topic"] = json!("ordres");
+    document["topology"]["nodes"][6]["properties"]["assignor"] = json!("cooperative_sticky");
+    let problems = faultline_engine::scenario::parse_scenario_value(document)
+        .expect_err("invalid")
+        .to_string();
+    for needle in [
+        "topology.nodes[5].properties.heartbeat_interval_ms: expected less than session_timeout_ms (10000), found 20000",
+        "topology.nodes[5].properties.max_poll_records: expected 1 to",
+        "topology.nodes[5].properties.topic: controller \"ctl\" has no topic \"ordres\"",
+        "topology.nodes[6].properties.assignor: group \"billing\" already uses \"range\"",
+    ] {
+        assert!(
+            problems.contains(needle),
+            "missing {needle:?} in:\n{problems}"
+        );
+    }
+}

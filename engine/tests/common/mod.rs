@@ -22,6 +22,10 @@ pub const EXAMPLES: &[(&str, &str)] = &[
         "closed-loop-nemesis",
         include_str!("../../../public/scenarios/closed-loop-nemesis.json"),
     ),
+    (
+        "kafka-consumer-group-rebalance",
+        include_str!("../../../public/scenarios/kafka-consumer-group-rebalance.json"),
+    ),
 ];
 
 pub fn example(name: &str) -> Scenario {
