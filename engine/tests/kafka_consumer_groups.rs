@@ -24,6 +24,7 @@ struct Group {
     partitions: u32,
     duration_ms: u64,
     producer_stop_ms: u64,
+    partitioner: &'static str,
 }
 
 impl Default for Group {
@@ -38,6 +39,7 @@ impl Default for Group {
             partitions: 6,
             duration_ms: 40_000,
             producer_stop_ms: 20_000,
+            partitioner: "murmur2",
         }
     }
 }
@@ -58,7 +60,7 @@ fn cluster(group: &Group, timeline: Value, seed: u64) -> Scenario {
     }
     nodes.push(json!({"id": "p", "kind": "kafka_producer", "properties": {
         "controller": "ctl", "topic": "orders", "acks": "all", "enable_idempotence": true,
-        "key_count": 24,
+        "key_count": 24, "partitioner": group.partitioner,
         "inter_arrival": {"constant": {"value_ms": 10.0}},
         "stop_ms": group.producer_stop_ms}}));
     for index in 0..group.consumers {
@@ -470,4 +472,31 @@ fn invalid_consumer_properties_are_reported_with_json_paths() {
             "missing {needle:?} in:\n{problems}"
         );
     }
+}
+
+/// Per-key order holds because a key always lands on one partition (murmur2).
+/// A round-robin partitioner spreads one key over every partition, consumers
+/// read them in parallel, and a key's records reach the application out of
+/// the order they were written.
+#[test]
+fn round_robin_partitioner_breaks_per_key_order_murmur2_keeps_it() {
+    let seed = 4;
+    let keyed = run(&cluster(&Group::default(), json!([]), seed));
+    assert_status(&keyed, "kafka_order_per_key", CheckStatus::Pass, seed);
+    let spread = run(&cluster(
+        &Group {
+            partitioner: "round_robin",
+            processing_ms: 5.0,
+            ..Default::default()
+        },
+        json!([]),
+        seed,
+    ));
+    assert_status(&spread, "kafka_order_per_key", CheckStatus::Fail, seed);
+    assert_status(
+        &spread,
+        "kafka_no_duplicate_processing",
+        CheckStatus::Pass,
+        seed,
+    );
 }

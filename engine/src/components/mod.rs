@@ -5,6 +5,7 @@ pub mod kafka_broker;
 pub mod kafka_consumer;
 pub mod kafka_controller;
 pub mod kafka_group_coordinator;
+pub mod kafka_partitioner;
 pub mod kafka_producer;
 pub mod load_generator;
 pub mod sink;

@@ -291,6 +291,25 @@ pub struct KafkaProducerSpec {
     /// so that the end of a lesson is quiet.
     #[serde(default)]
     pub stop_ms: Option<u64>,
+    /// How a record's partition is chosen.
+    #[serde(default)]
+    pub partitioner: KafkaPartitioner,
+}
+
+/// The producer's partitioner.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum KafkaPartitioner {
+    /// Kafka's default for keyed records: murmur2 of the key bytes (the key's
+    /// decimal text) modulo the partition count; a key always lands on the same
+    /// partition, so per-key order holds.
+    #[default]
+    Murmur2,
+    /// `RoundRobinPartitioner`: partitions in turn, whatever the key (per-key
+    /// order across partitions is lost).
+    RoundRobin,
 }
 
 fn default_kafka_retries() -> u32 {
