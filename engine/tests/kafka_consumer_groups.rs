@@ -500,3 +500,63 @@ fn round_robin_partitioner_breaks_per_key_order_murmur2_keeps_it() {
         seed,
     );
 }
+
+/// The sweep table for the report: (commit mode, assignor) × 100 seeds, each
+/// crashing one random consumer at a random moment and restarting it later
+/// → runs in which each consumer property was violated.
+/// Run by hand: `cargo test -p faultline-engine --test kafka_consumer_groups -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn sweep_table_of_commit_modes_by_runs_with_violations() {
+    let configurations = [
+        ("auto", "cooperative_sticky"),
+        ("after_processing", "cooperative_sticky"),
+        ("before_processing", "cooperative_sticky"),
+        ("after_processing", "range"),
+    ];
+    let properties = [
+        "kafka_no_duplicate_processing",
+        "kafka_group_no_skipped_offsets",
+        "kafka_acknowledged_writes_consumed",
+        "kafka_one_consumer_per_partition",
+        "kafka_consumer_offsets_in_order",
+        "kafka_order_per_key",
+        "lost_acknowledged_writes",
+    ];
+    println!(
+        "| commit mode | assignor | seeds | {} |",
+        properties.join(" | ")
+    );
+    println!("|---|---|---|{}", "---|".repeat(properties.len()));
+    for (commit_mode, assignor) in configurations {
+        let mut failures = vec![0u32; properties.len()];
+        for seed in 0..100 {
+            let mut rng = faultline_engine::rng::SimRng::for_stream(seed, 1_234);
+            let victim = consumer_name(rng.below(3) as usize);
+            let crash_ms = 2_000 + rng.below(15_000);
+            let restart_ms = crash_ms + 500 + rng.below(15_000);
+            let group = Group {
+                commit_mode,
+                assignor,
+                processing_ms: 40.0,
+                duration_ms: 60_000,
+                ..Default::default()
+            };
+            let outcome = run(&cluster(
+                &group,
+                json!(crash_and_restart(&victim, crash_ms, restart_ms)),
+                seed,
+            ));
+            for (index, property) in properties.iter().enumerate() {
+                if outcome.check(property).0 == CheckStatus::Fail {
+                    failures[index] += 1;
+                }
+            }
+        }
+        let cells: Vec<String> = failures.iter().map(u32::to_string).collect();
+        println!(
+            "| {commit_mode} | {assignor} | 100 | {} |",
+            cells.join(" | ")
+        );
+    }
+}
