@@ -220,6 +220,17 @@ pub enum Payload {
         topic: String,
         offsets: Vec<(u32, u64)>,
     },
+    /// Coordinator → the other brokers: the group's membership once it is
+    /// stable (Kafka keeps it in `__consumer_offsets` too), so a new
+    /// coordinator carries on without a rebalance. Each member is (member id,
+    /// node, session timeout ms, rebalance timeout ms, assigned partitions).
+    KafkaGroupReplicate {
+        group: String,
+        generation: u32,
+        leader: u64,
+        assignor: KafkaAssignor,
+        members: Vec<(u64, NodeId, u64, u64, Vec<u32>)>,
+    },
     /// Consumer → partition leader: records from `fetch_offset`, never at
     /// or above the high watermark.
     KafkaConsumerFetch {
@@ -389,7 +400,9 @@ impl Payload {
             | Payload::KafkaSyncGroup { .. }
             | Payload::KafkaSyncGroupResponse { .. }
             | Payload::KafkaLeaveGroup { .. } => MessageClass::Control,
-            Payload::KafkaOffsetsReplicate { .. } => MessageClass::Replication,
+            Payload::KafkaOffsetsReplicate { .. } | Payload::KafkaGroupReplicate { .. } => {
+                MessageClass::Replication
+            }
         }
     }
 }
@@ -646,6 +659,17 @@ impl fmt::Display for Payload {
             } => write!(
                 formatter,
                 "offsets_replicate {group} generation={generation} {topic} {offsets:?}"
+            ),
+            Payload::KafkaGroupReplicate {
+                group,
+                generation,
+                leader,
+                members,
+                ..
+            } => write!(
+                formatter,
+                "group_replicate {group} generation={generation} leader={leader} members={}",
+                members.len()
             ),
             Payload::KafkaConsumerFetch {
                 topic,

@@ -560,3 +560,64 @@ fn sweep_table_of_commit_modes_by_runs_with_violations() {
         );
     }
 }
+
+/// The coordinator's broker crashes: the controller names the next live
+/// broker, which has the group's committed offsets and stable membership
+/// (copied to every broker, as `__consumer_offsets` holds both in Kafka), so
+/// the members carry on there without a rebalance: nothing skipped, every
+/// acknowledged write consumed, never two owners.
+#[test]
+fn coordinator_crash_moves_the_group_and_committed_offsets_survive() {
+    let seed = 1;
+    let outcome = run(&cluster(
+        &Group::default(),
+        json!(crash_and_restart("b1", 6_000, 20_000)),
+        seed,
+    ));
+    assert!(
+        count(
+            &outcome.lines,
+            &["group billing: coordinator is b2"],
+            6.0..20.0
+        ) >= 3,
+        "seed {seed}: every member finds the new coordinator"
+    );
+    assert_eq!(
+        count(
+            &outcome.lines,
+            &["state b2 group billing: loaded generation"],
+            6.0..20.0
+        ),
+        1,
+        "seed {seed}: b2 carries on with the copied group metadata"
+    );
+    assert_eq!(
+        count(&outcome.lines, &["revoked billing"], 6.0..40.0),
+        0,
+        "seed {seed}: no rebalance: every member keeps its partitions"
+    );
+    assert_status(
+        &outcome,
+        "kafka_one_consumer_per_partition",
+        CheckStatus::Pass,
+        seed,
+    );
+    assert_status(
+        &outcome,
+        "kafka_group_no_skipped_offsets",
+        CheckStatus::Pass,
+        seed,
+    );
+    assert_status(
+        &outcome,
+        "kafka_acknowledged_writes_consumed",
+        CheckStatus::Pass,
+        seed,
+    );
+    assert_status(
+        &outcome,
+        "lost_acknowledged_writes",
+        CheckStatus::Pass,
+        seed,
+    );
+}

@@ -20,11 +20,12 @@
 //!   hop later; Kafka appends them to `__consumer_offsets` with acks=all
 //!   before answering. A commit acknowledged in the last hop before the
 //!   coordinator dies can therefore be lost here and not in Kafka.
-//! - Group membership (members, leader, assignment) is volatile: a new
-//!   coordinator does not know the members, answers their heartbeats with
-//!   UNKNOWN_MEMBER_ID and they rejoin (one extra rebalance). Kafka reloads
-//!   membership from `__consumer_offsets`. The generation does carry over
-//!   (it travels with the offsets), so generations never go backwards.
+//! - The membership of a stable group (generation, leader, members and
+//!   their assignment) is copied to the other brokers in the same way, so a
+//!   new coordinator carries on with the same generation and no rebalance,
+//!   as Kafka does after loading `__consumer_offsets`; a membership change
+//!   still in progress when the coordinator dies is lost, and the members
+//!   rejoin.
 //!
 //! Bounds: at most `MAX_KAFKA_GROUPS_PER_COORDINATOR` groups and
 //! `MAX_KAFKA_GROUP_MEMBERS` members per group (joins beyond are refused
@@ -71,12 +72,22 @@ struct Group {
     rebalance_deadline: Option<SimTime>,
 }
 
-/// Offsets survive the broker's crash (they are a log in Kafka).
+/// A member as replicated: (member id, node, session timeout ms,
+/// rebalance timeout ms, assigned partitions).
+type ReplicatedMember = (u64, NodeId, u64, u64, Vec<u32>);
+
+/// Offsets and the last stable membership survive the broker's crash (they
+/// are a log in Kafka) and are copied to the other brokers.
 #[derive(Clone, Debug, Default)]
 struct DurableGroup {
     generation: u32,
     topic: String,
     offsets: BTreeMap<u32, u64>,
+    /// Generation of the membership below (0: none known).
+    membership_generation: u32,
+    leader: u64,
+    assignor: KafkaAssignor,
+    members: Vec<ReplicatedMember>,
 }
 
 pub struct GroupCoordinator {
@@ -134,6 +145,15 @@ impl GroupCoordinator {
     /// Handles a group payload; returns false if it was not one.
     pub fn on_message(&mut self, ctx: &mut Context<'_>, from: NodeId, payload: &Payload) -> bool {
         match payload {
+            Payload::KafkaJoinGroup { group, .. }
+            | Payload::KafkaSyncGroup { group, .. }
+            | Payload::KafkaHeartbeat { group, .. }
+            | Payload::KafkaLeaveGroup { group, .. }
+            | Payload::KafkaOffsetCommit { group, .. } => self.restore(ctx, group),
+            _ => {}
+        }
+        match payload {
+            Payload::KafkaGroupReplicate { .. } => self.store_membership(payload),
             Payload::KafkaJoinGroup {
                 group,
                 member_id,
@@ -342,6 +362,127 @@ impl GroupCoordinator {
             self.start_rebalance(ctx, group_id, now, &why);
         }
         self.maybe_complete_join(ctx, group_id, now);
+    }
+
+    /// A group this broker does not hold in memory but has a stable copy
+    /// of (it has just become the coordinator, or restarted): load it.
+    fn restore(&mut self, ctx: &mut Context<'_>, group_id: &str) {
+        if self.groups.contains_key(group_id)
+            || self.groups.len() >= MAX_KAFKA_GROUPS_PER_COORDINATOR
+        {
+            return;
+        }
+        let Some(durable) = self.durable.get(group_id) else {
+            return;
+        };
+        if durable.members.is_empty() || durable.membership_generation != durable.generation {
+            return;
+        }
+        let now = ctx.now();
+        let members: BTreeMap<u64, Member> = durable
+            .members
+            .iter()
+            .map(|(id, node, session_ms, rebalance_ms, partitions)| {
+                (
+                    *id,
+                    Member {
+                        node: *node,
+                        session_timeout: SimDuration::from_millis(*session_ms),
+                        rebalance_timeout: SimDuration::from_millis(*rebalance_ms),
+                        last_heartbeat: now,
+                        owned: partitions.clone(),
+                        assignor: durable.assignor,
+                        awaiting_join: false,
+                        awaiting_sync: false,
+                    },
+                )
+            })
+            .collect();
+        let assignment = durable
+            .members
+            .iter()
+            .map(|(id, _, _, _, partitions)| (*id, partitions.clone()))
+            .collect();
+        ctx.state(format!(
+            "group {group_id}: loaded generation {} with {} member(s) from the copied group metadata",
+            durable.generation,
+            members.len()
+        ));
+        self.groups.insert(
+            group_id.to_string(),
+            Group {
+                state: GroupState::Stable,
+                generation: durable.generation,
+                leader: Some(durable.leader),
+                members,
+                assignment,
+                rebalance_deadline: None,
+            },
+        );
+    }
+
+    /// Copies a stable group's membership to this broker's store and the peers.
+    fn replicate_membership(&mut self, ctx: &mut Context<'_>, group_id: &str) {
+        let Some(group) = self.groups.get(group_id) else {
+            return;
+        };
+        let assignor = group
+            .members
+            .values()
+            .next()
+            .map_or(KafkaAssignor::default(), |member| member.assignor);
+        let members: Vec<ReplicatedMember> = group
+            .members
+            .iter()
+            .map(|(id, member)| {
+                (
+                    *id,
+                    member.node,
+                    member.session_timeout.as_micros() / 1_000,
+                    member.rebalance_timeout.as_micros() / 1_000,
+                    group.assignment.get(id).cloned().unwrap_or_default(),
+                )
+            })
+            .collect();
+        let payload = Payload::KafkaGroupReplicate {
+            group: group_id.to_string(),
+            generation: group.generation,
+            leader: group.leader.unwrap_or(0),
+            assignor,
+            members,
+        };
+        let size = 64 + 32 * group.members.len() as u32;
+        self.store_membership(&payload);
+        for peer in &self.peers {
+            ctx.send(*peer, payload.clone(), size);
+        }
+    }
+
+    fn store_membership(&mut self, payload: &Payload) {
+        let Payload::KafkaGroupReplicate {
+            group,
+            generation,
+            leader,
+            assignor,
+            members,
+        } = payload
+        else {
+            return;
+        };
+        if !self.durable.contains_key(group)
+            && self.durable.len() >= MAX_KAFKA_GROUPS_PER_COORDINATOR
+        {
+            return;
+        }
+        let durable = self.durable.entry(group.clone()).or_default();
+        if *generation < durable.membership_generation {
+            return;
+        }
+        durable.generation = durable.generation.max(*generation);
+        durable.membership_generation = *generation;
+        durable.leader = *leader;
+        durable.assignor = *assignor;
+        durable.members = members.clone();
     }
 
     fn start_rebalance(&mut self, ctx: &mut Context<'_>, group_id: &str, now: SimTime, why: &str) {
@@ -557,6 +698,7 @@ impl GroupCoordinator {
                     "group {group_id}: generation {generation} stable, assignment {:?}",
                     group.assignment
                 ));
+                self.replicate_membership(ctx, group_id);
             }
         }
     }
