@@ -7,7 +7,7 @@
 use crate::components::rabbit_protocol::{RabbitMessage, RabbitSettlement};
 use crate::raft::RaftMessage;
 use crate::raft::kv::{KvCommand, KvOperation, KvOutcome, KvSnapshot};
-use crate::scenario::KafkaAcks;
+use crate::scenario::{KafkaAcks, KafkaAssignor};
 use crate::time::SimTime;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -258,6 +258,132 @@ pub enum Payload {
     RabbitConnectionClose {
         connection: u64,
     },
+    /// Consumer → controller: which broker coordinates `group`?
+    KafkaFindCoordinator {
+        group: String,
+    },
+    KafkaFindCoordinatorResponse {
+        group: String,
+        coordinator: Option<NodeId>,
+    },
+    /// Consumer → coordinator: join (or rejoin) the group. `member_id` is
+    /// `None` for a new member; `owned` lists the partitions it still owns
+    /// (the cooperative protocol needs them; eager members send none).
+    KafkaJoinGroup {
+        group: String,
+        member_id: Option<u64>,
+        topic: String,
+        assignor: KafkaAssignor,
+        owned: Vec<u32>,
+        session_timeout_ms: u64,
+        rebalance_timeout_ms: u64,
+    },
+    /// Coordinator → member: the new generation. Only the leader gets `members`.
+    KafkaJoinGroupResponse {
+        group: String,
+        generation: u32,
+        member_id: u64,
+        leader: u64,
+        members: Vec<KafkaGroupMember>,
+        error: Option<KafkaError>,
+    },
+    /// Member → coordinator; the leader sends every member's assignment.
+    KafkaSyncGroup {
+        group: String,
+        generation: u32,
+        member_id: u64,
+        assignments: Vec<(u64, Vec<u32>)>,
+    },
+    KafkaSyncGroupResponse {
+        group: String,
+        generation: u32,
+        partitions: Vec<u32>,
+        error: Option<KafkaError>,
+    },
+    KafkaHeartbeat {
+        group: String,
+        generation: u32,
+        member_id: u64,
+    },
+    KafkaHeartbeatResponse {
+        group: String,
+        error: Option<KafkaError>,
+    },
+    KafkaLeaveGroup {
+        group: String,
+        member_id: u64,
+    },
+    /// Member → coordinator: the next offset to read, per partition.
+    KafkaOffsetCommit {
+        group: String,
+        generation: u32,
+        member_id: u64,
+        correlation: u64,
+        topic: String,
+        offsets: Vec<(u32, u64)>,
+    },
+    KafkaOffsetCommitResponse {
+        group: String,
+        correlation: u64,
+        error: Option<KafkaError>,
+    },
+    KafkaOffsetFetch {
+        group: String,
+        topic: String,
+        partitions: Vec<u32>,
+    },
+    KafkaOffsetFetchResponse {
+        group: String,
+        topic: String,
+        offsets: Vec<(u32, Option<u64>)>,
+    },
+    /// Coordinator → the other brokers: the group's committed offsets (the
+    /// stand-in for the replicated `__consumer_offsets` log).
+    KafkaOffsetsReplicate {
+        group: String,
+        generation: u32,
+        topic: String,
+        offsets: Vec<(u32, u64)>,
+    },
+    /// Coordinator → the other brokers: the group's membership once it is
+    /// stable (Kafka keeps it in `__consumer_offsets` too), so a new
+    /// coordinator carries on without a rebalance. Each member is (member id,
+    /// node, session timeout ms, rebalance timeout ms, assigned partitions).
+    KafkaGroupReplicate {
+        group: String,
+        generation: u32,
+        leader: u64,
+        assignor: KafkaAssignor,
+        members: Vec<(u64, NodeId, u64, u64, Vec<u32>)>,
+    },
+    /// Consumer → partition leader: records from `fetch_offset`, never at
+    /// or above the high watermark.
+    KafkaConsumerFetch {
+        topic: String,
+        partition: u32,
+        fetch_offset: u64,
+        max_records: u32,
+    },
+    KafkaConsumerFetchResponse {
+        topic: String,
+        partition: u32,
+        fetch_offset: u64,
+        high_watermark: u64,
+        records: Vec<KafkaRecord>,
+        error: Option<KafkaError>,
+    },
+    /// Consumer → partition leader: the latest offset (the high watermark),
+    /// for `auto_offset_reset = latest`.
+    KafkaListOffsets {
+        topic: String,
+        partition: u32,
+    },
+    KafkaListOffsetsResponse {
+        topic: String,
+        partition: u32,
+        offset: u64,
+        error: Option<KafkaError>,
+    },
 }
 
 /// A span of a request tree: the node that issued a request and its id there.
@@ -297,6 +423,14 @@ impl ServiceStatus {
     }
 }
 
+/// A group member as the leader sees it in the JoinGroup response.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KafkaGroupMember {
+    pub member_id: u64,
+    pub node: NodeId,
+    pub owned: Vec<u32>,
+}
+
 /// One partition as the controller sees it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct KafkaPartitionState {
@@ -327,6 +461,10 @@ pub struct KafkaRecord {
     pub key: u32,
     /// Unique per producer: the write's identity in the history.
     pub value: u64,
+    /// Kafka's CreateTime: the producer's own clock when it made the record
+    /// (µs). End-to-end latency is measured from it, as Kafka tools do, so
+    /// clock skew between producer and consumer shows in that figure.
+    pub create_time_us: u64,
 }
 
 /// Kafka error codes the simulation uses.
@@ -348,6 +486,13 @@ pub enum KafkaError {
     LogFull,
     /// The leader's queue of acks=all requests waiting for commit is full.
     RequestTimedOut,
+    /// The group is rebalancing: rejoin.
+    RebalanceInProgress,
+    /// The coordinator does not know this member (expired, left, or the
+    /// coordinator moved): rejoin as a new member.
+    UnknownMemberId,
+    /// The member's generation is not the group's.
+    IllegalGeneration,
 }
 
 impl KafkaError {
@@ -362,6 +507,9 @@ impl KafkaError {
             KafkaError::OffsetOutOfRange => "OFFSET_OUT_OF_RANGE",
             KafkaError::LogFull => "LOG_FULL",
             KafkaError::RequestTimedOut => "REQUEST_TIMED_OUT",
+            KafkaError::RebalanceInProgress => "REBALANCE_IN_PROGRESS",
+            KafkaError::UnknownMemberId => "UNKNOWN_MEMBER_ID",
+            KafkaError::IllegalGeneration => "ILLEGAL_GENERATION",
         }
     }
 
@@ -426,6 +574,27 @@ impl Payload {
             | Payload::RabbitConsumeRefused { .. }
             | Payload::RabbitCancel { .. }
             | Payload::RabbitConnectionClose { .. } => MessageClass::Control,
+            Payload::KafkaConsumerFetch { .. }
+            | Payload::KafkaListOffsets { .. }
+            | Payload::KafkaOffsetCommit { .. }
+            | Payload::KafkaOffsetFetch { .. } => MessageClass::Request,
+            Payload::KafkaConsumerFetchResponse { .. }
+            | Payload::KafkaListOffsetsResponse { .. }
+            | Payload::KafkaOffsetCommitResponse { .. }
+            | Payload::KafkaOffsetFetchResponse { .. } => MessageClass::Response,
+            Payload::KafkaHeartbeat { .. } | Payload::KafkaHeartbeatResponse { .. } => {
+                MessageClass::Heartbeat
+            }
+            Payload::KafkaFindCoordinator { .. }
+            | Payload::KafkaFindCoordinatorResponse { .. }
+            | Payload::KafkaJoinGroup { .. }
+            | Payload::KafkaJoinGroupResponse { .. }
+            | Payload::KafkaSyncGroup { .. }
+            | Payload::KafkaSyncGroupResponse { .. }
+            | Payload::KafkaLeaveGroup { .. } => MessageClass::Control,
+            Payload::KafkaOffsetsReplicate { .. } | Payload::KafkaGroupReplicate { .. } => {
+                MessageClass::Replication
+            }
         }
     }
 }
@@ -707,6 +876,161 @@ impl fmt::Display for Payload {
             Payload::RabbitConnectionClose { connection } => {
                 write!(formatter, "connection.close c{connection}")
             }
+            Payload::KafkaFindCoordinator { group } => {
+                write!(formatter, "find_coordinator? {group}")
+            }
+            Payload::KafkaFindCoordinatorResponse { group, coordinator } => write!(
+                formatter,
+                "coordinator {group} = {}",
+                coordinator.map_or("none".to_string(), |node| format!("n{}", node.0))
+            ),
+            Payload::KafkaJoinGroup {
+                group,
+                member_id,
+                assignor,
+                owned,
+                ..
+            } => write!(
+                formatter,
+                "join_group {group} member={} assignor={} owned={owned:?}",
+                member_id.map_or("new".to_string(), |id| id.to_string()),
+                assignor.as_str()
+            ),
+            Payload::KafkaJoinGroupResponse {
+                group,
+                generation,
+                member_id,
+                leader,
+                members,
+                error,
+            } => write!(
+                formatter,
+                "joined {group} generation={generation} member={member_id} leader={leader} members={}{}",
+                members.len(),
+                error_suffix(*error)
+            ),
+            Payload::KafkaSyncGroup {
+                group,
+                generation,
+                member_id,
+                assignments,
+            } => write!(
+                formatter,
+                "sync_group {group} generation={generation} member={member_id} assignments={assignments:?}"
+            ),
+            Payload::KafkaSyncGroupResponse {
+                group,
+                generation,
+                partitions,
+                error,
+            } => write!(
+                formatter,
+                "synced {group} generation={generation} partitions={partitions:?}{}",
+                error_suffix(*error)
+            ),
+            Payload::KafkaHeartbeat {
+                group,
+                generation,
+                member_id,
+            } => write!(
+                formatter,
+                "group_heartbeat {group} generation={generation} member={member_id}"
+            ),
+            Payload::KafkaHeartbeatResponse { group, error } => {
+                write!(
+                    formatter,
+                    "group_heartbeat_ok {group}{}",
+                    error_suffix(*error)
+                )
+            }
+            Payload::KafkaLeaveGroup { group, member_id } => {
+                write!(formatter, "leave_group {group} member={member_id}")
+            }
+            Payload::KafkaOffsetCommit {
+                group,
+                generation,
+                member_id,
+                correlation,
+                topic,
+                offsets,
+            } => write!(
+                formatter,
+                "offset_commit c={correlation} {group} generation={generation} member={member_id} {topic} {offsets:?}"
+            ),
+            Payload::KafkaOffsetCommitResponse {
+                group,
+                correlation,
+                error,
+            } => write!(
+                formatter,
+                "offset_commit_ok c={correlation} {group}{}",
+                error_suffix(*error)
+            ),
+            Payload::KafkaOffsetFetch {
+                group,
+                topic,
+                partitions,
+            } => write!(formatter, "offset_fetch? {group} {topic} {partitions:?}"),
+            Payload::KafkaOffsetFetchResponse {
+                group,
+                topic,
+                offsets,
+            } => write!(formatter, "offset_fetch {group} {topic} {offsets:?}"),
+            Payload::KafkaOffsetsReplicate {
+                group,
+                generation,
+                topic,
+                offsets,
+            } => write!(
+                formatter,
+                "offsets_replicate {group} generation={generation} {topic} {offsets:?}"
+            ),
+            Payload::KafkaGroupReplicate {
+                group,
+                generation,
+                leader,
+                members,
+                ..
+            } => write!(
+                formatter,
+                "group_replicate {group} generation={generation} leader={leader} members={}",
+                members.len()
+            ),
+            Payload::KafkaConsumerFetch {
+                topic,
+                partition,
+                fetch_offset,
+                max_records,
+            } => write!(
+                formatter,
+                "consumer_fetch {topic}-{partition} offset={fetch_offset} max={max_records}"
+            ),
+            Payload::KafkaConsumerFetchResponse {
+                topic,
+                partition,
+                fetch_offset,
+                high_watermark,
+                records,
+                error,
+            } => write!(
+                formatter,
+                "consumer_fetched {topic}-{partition} offset={fetch_offset} records={} hw={high_watermark}{}",
+                records.len(),
+                error_suffix(*error)
+            ),
+            Payload::KafkaListOffsets { topic, partition } => {
+                write!(formatter, "list_offsets? {topic}-{partition} latest")
+            }
+            Payload::KafkaListOffsetsResponse {
+                topic,
+                partition,
+                offset,
+                error,
+            } => write!(
+                formatter,
+                "list_offsets {topic}-{partition} offset={offset}{}",
+                error_suffix(*error)
+            ),
         }
     }
 }

@@ -316,6 +316,24 @@ impl Simulator {
                 &node_names,
             ));
         }
+        // Consumer checkers only where there are consumers (group → topic).
+        let consumer_groups: BTreeMap<String, String> = scenario
+            .topology
+            .nodes
+            .iter()
+            .filter_map(|node| match &node.spec {
+                ComponentSpec::KafkaConsumer(spec) => {
+                    Some((spec.group_id.clone(), spec.topic.clone()))
+                }
+                _ => None,
+            })
+            .collect();
+        if !consumer_groups.is_empty() {
+            checkers.extend(crate::checkers::kafka_consumer::consumer_checkers(
+                consumer_groups,
+                &node_names,
+            ));
+        }
         let mut simulator = Simulator {
             scenario: scenario.clone(),
             seed,

@@ -303,6 +303,37 @@ pub enum Fact {
         redelivered: bool,
         suppressed_duplicate: bool,
     },
+    /// A consumer's application finished processing `record` (delivery to
+    /// the application: what at-least-once and at-most-once are about).
+    KafkaConsumed {
+        group: String,
+        topic: String,
+        partition: u32,
+        record: KafkaRecord,
+    },
+    /// A consumer started owning `partitions` of `topic` in `generation`.
+    KafkaPartitionsAssigned {
+        group: String,
+        topic: String,
+        generation: u32,
+        partitions: Vec<u32>,
+    },
+    /// A consumer stopped owning `partitions` (revoked by a rebalance, lost
+    /// because its membership ended, or gone with a crash).
+    KafkaPartitionsRevoked {
+        group: String,
+        topic: String,
+        partitions: Vec<u32>,
+        reason: String,
+    },
+    /// The coordinator stored a committed offset (the next offset to read).
+    KafkaOffsetCommitted {
+        group: String,
+        topic: String,
+        partition: u32,
+        offset: u64,
+        member_id: u64,
+    },
 }
 
 impl TraceEvent {
@@ -562,6 +593,44 @@ impl TraceEvent {
                         } else {
                             ""
                         }
+                    ),
+                    Fact::KafkaConsumed {
+                        group,
+                        topic,
+                        partition,
+                        record,
+                    } => write!(
+                        line,
+                        "consumed {group} {topic}-{partition} offset={} key={} value={} pid={}",
+                        record.offset, record.key, record.value, record.producer_id
+                    ),
+                    Fact::KafkaPartitionsAssigned {
+                        group,
+                        topic,
+                        generation,
+                        partitions,
+                    } => write!(
+                        line,
+                        "assigned {group} {topic} generation={generation} partitions={partitions:?}"
+                    ),
+                    Fact::KafkaPartitionsRevoked {
+                        group,
+                        topic,
+                        partitions,
+                        reason,
+                    } => write!(
+                        line,
+                        "revoked {group} {topic} partitions={partitions:?} ({reason})"
+                    ),
+                    Fact::KafkaOffsetCommitted {
+                        group,
+                        topic,
+                        partition,
+                        offset,
+                        member_id,
+                    } => write!(
+                        line,
+                        "committed {group} {topic}-{partition} offset={offset} member={member_id}"
                     ),
                 }
             }

@@ -359,6 +359,83 @@ fn whole_isr_dead_clean_election_stays_unavailable() {
     assert_eq!(outcome.lost.0, CheckStatus::Pass, "{}", outcome.lost.1);
 }
 
+/// K5 (Jepsen "Kafka" 2013): the followers fall behind and the ISR shrinks
+/// to the leader b1 (acks=all, min ISR 1); then b1 is cut off from the
+/// controller and the other brokers, but not from the producer (which stays
+/// on its side, as the Jepsen client did). It still
+/// believes it leads, with itself as the whole ISR, so it keeps acknowledging
+/// acks=all writes. With unclean election (the 2013 default) the controller
+/// makes stale b2 leader; when the partition heals b1 follows b2 and truncates
+/// every write it acknowledged while isolated.
+fn isr_shrinks_to_leader_then_leader_isolated(unclean: bool) -> Outcome {
+    let timeline = json!([
+        followers_stop_fetching(2_000),
+        heal(17_000),
+        {"at_ms": 17_000, "action": {"partition": {"groups": [["b1", "p"], ["ctl", "b2", "b3"]]}}},
+        heal(32_000)
+    ]);
+    let config = Cluster {
+        min_insync_replicas: 1,
+        unclean,
+        duration_ms: 42_000,
+        producer_stop_ms: 38_000,
+        ..Default::default()
+    };
+    run(&cluster(&config, timeline, 1), true)
+}
+
+#[test]
+fn isr_shrinks_to_leader_and_isolated_leader_loses_acknowledged_writes_with_unclean_election() {
+    let outcome = isr_shrinks_to_leader_then_leader_isolated(true);
+    assert_eq!(
+        count(
+            &outcome.lines,
+            &["state ctl isr orders-0 = [b1]"],
+            10.0..17.0
+        ),
+        1,
+        "seed 1: the ISR shrinks to the leader before the isolation"
+    );
+    assert!(
+        count(&outcome.lines, &["op p", " ok write"], 17.5..32.0) > 500,
+        "seed 1: the isolated leader keeps acknowledging"
+    );
+    assert_eq!(
+        outcome.lost.0,
+        CheckStatus::Fail,
+        "seed 1: {}",
+        outcome.lost.1
+    );
+    let lost: u64 = outcome
+        .lost
+        .1
+        .split("; ")
+        .last()
+        .and_then(|text| text.split(' ').next())
+        .and_then(|number| number.parse().ok())
+        .unwrap_or(0);
+    assert!(
+        lost > 500,
+        "seed 1: many acknowledged writes lost, not a handful: {}",
+        outcome.lost.1
+    );
+}
+
+/// K5 with today's default (unclean election off): the partition is offline
+/// for everyone but the isolated leader, which keeps acknowledging; when the
+/// partition heals it is the only ISR member and leads again, so nothing is lost.
+#[test]
+fn isr_shrinks_to_leader_and_isolated_leader_keeps_writes_without_unclean_election() {
+    let outcome = isr_shrinks_to_leader_then_leader_isolated(false);
+    assert!(count(&outcome.lines, &["state ctl orders-0 OFFLINE"], 17.0..32.0) >= 1);
+    assert_eq!(
+        outcome.lost.0,
+        CheckStatus::Pass,
+        "seed 1: {}",
+        outcome.lost.1
+    );
+}
+
 /// Consistency over availability: with the ISR below min ISR, acks=all
 /// writes are refused before they are appended, and fail (not info).
 #[test]

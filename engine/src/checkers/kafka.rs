@@ -226,7 +226,8 @@ impl LogModel {
                     },
                 }
             }
-            // Other systems' facts (Raft, RabbitMQ, breakers) are not about Kafka logs.
+            // Other systems' facts (Raft, RabbitMQ, breakers) and Kafka consumer-side
+            // facts do not change any log.
             _ => Observed::Nothing,
         }
     }

@@ -7,6 +7,7 @@
 
 mod builtin;
 pub mod kafka;
+pub mod kafka_consumer;
 pub mod linearizable;
 pub mod rabbit;
 pub mod raft;
@@ -16,6 +17,10 @@ pub use builtin::{
     TraceTimeMonotonic,
 };
 pub use kafka::{LostAcknowledgedWrites, NoDuplicateLogEntries};
+pub use kafka_consumer::{
+    KafkaAcknowledgedWritesConsumed, KafkaConsumerOffsetsInOrder, KafkaGroupSkippedOffsets,
+    KafkaNoDuplicateProcessing, KafkaOneConsumerPerPartition, KafkaOrderPerKey,
+};
 pub use rabbit::{
     DeadLetterReasonsValid, LostConfirmedMessages, NoDuplicateHandling, QueueWithinMaxLength,
 };
@@ -48,6 +53,12 @@ pub const KNOWN_CHECKER_NAMES: &[&str] = &[
     NoDuplicateHandling::NAME,
     DeadLetterReasonsValid::NAME,
     QueueWithinMaxLength::NAME,
+    KafkaAcknowledgedWritesConsumed::NAME,
+    KafkaConsumerOffsetsInOrder::NAME,
+    KafkaGroupSkippedOffsets::NAME,
+    KafkaNoDuplicateProcessing::NAME,
+    KafkaOrderPerKey::NAME,
+    KafkaOneConsumerPerPartition::NAME,
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

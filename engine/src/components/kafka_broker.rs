@@ -24,6 +24,7 @@
 //! `MAX_KAFKA_PENDING_ACKS_PER_PARTITION` acks=all requests waiting.
 
 use crate::component::{Component, ComponentView, Context, TimerTag};
+use crate::components::kafka_group_coordinator::GroupCoordinator;
 use crate::message::{Envelope, KafkaError, KafkaPartitionState, KafkaRecord, NodeId, Payload};
 use crate::scenario::limits::{
     MAX_KAFKA_PENDING_ACKS_PER_PARTITION, MAX_KAFKA_RECORDS_PER_FETCH,
@@ -38,6 +39,11 @@ const TIMER_HEARTBEAT: u32 = 1;
 const TIMER_FETCH: u32 = 2;
 const TIMER_ISR_CHECK: u32 = 3;
 const TIMER_FLUSH: u32 = 4;
+const TIMER_GROUPS: u32 = 5;
+/// How often the group coordinator looks for expired members and overdue
+/// rebalances (Kafka uses a timer per member; 100 ms is fine-grained enough
+/// next to session timeouts of seconds).
+const GROUP_TICK_MS: u64 = 100;
 
 /// A sequence number meaning "not idempotent" (Kafka's -1).
 pub const NO_SEQUENCE: u32 = u32::MAX;
@@ -239,24 +245,36 @@ pub struct KafkaBroker {
     truncated_records: u64,
     isr_shrinks: u64,
     isr_expands: u64,
+    /// Consumer groups this broker coordinates (see `kafka_group_coordinator`).
+    coordinator: GroupCoordinator,
+    group_timer_armed: bool,
+    consumer_fetches: u64,
+    consumed_records_served: u64,
 }
 
 impl KafkaBroker {
+    /// `peers` are the other brokers of the cluster (offset copies go to them).
     pub fn new(
         spec: &KafkaBrokerSpec,
         controller: Option<NodeId>,
         broker_session_timeout_ms: u64,
         node_ids: &BTreeMap<String, NodeId>,
+        peers: Vec<NodeId>,
     ) -> KafkaBroker {
+        let names: BTreeMap<NodeId, String> = node_ids
+            .iter()
+            .map(|(name, node)| (*node, name.clone()))
+            .collect();
         KafkaBroker {
+            coordinator: GroupCoordinator::new(peers, names.clone()),
+            group_timer_armed: false,
+            consumer_fetches: 0,
+            consumed_records_served: 0,
             spec: spec.clone(),
             controller,
             heartbeat_interval: SimDuration::from_millis((broker_session_timeout_ms / 3).max(1)),
             replicas: BTreeMap::new(),
-            names: node_ids
-                .iter()
-                .map(|(name, node)| (*node, name.clone()))
-                .collect(),
+            names,
             produce_requests: 0,
             produce_errors: 0,
             truncated_records: 0,
@@ -689,6 +707,68 @@ impl KafkaBroker {
         );
     }
 
+    /// Kafka's `UnderReplicatedPartitions`: partitions this broker leads
+    /// whose ISR is smaller than the replica set.
+    fn under_replicated_partitions(&self) -> usize {
+        self.replicas
+            .values()
+            .filter(|replica| matches!(replica.role, Role::Leader(_)))
+            .filter_map(|replica| replica.state.as_ref())
+            .filter(|state| state.isr.len() < state.replicas.len())
+            .count()
+    }
+
+    /// The leader's side of a consumer fetch: records below the high
+    /// watermark only, so a consumer never sees an uncommitted record.
+    fn serve_consumer_fetch(
+        &mut self,
+        ctx: &mut Context<'_>,
+        consumer: NodeId,
+        key: PartitionKey,
+        fetch_offset: u64,
+        max_records: u32,
+    ) {
+        self.consumer_fetches += 1;
+        let (high_watermark, records, error) = match self.replicas.get(&key) {
+            Some(replica) if matches!(replica.role, Role::Leader(_)) => {
+                let end = replica.log_end_offset();
+                if fetch_offset > end {
+                    (
+                        replica.high_watermark,
+                        Vec::new(),
+                        Some(KafkaError::OffsetOutOfRange),
+                    )
+                } else {
+                    let upto = replica
+                        .high_watermark
+                        .min(fetch_offset.saturating_add(u64::from(max_records)))
+                        .min(fetch_offset + MAX_KAFKA_RECORDS_PER_FETCH as u64);
+                    let records: Vec<KafkaRecord> = if upto > fetch_offset {
+                        replica.log[fetch_offset as usize..upto as usize].to_vec()
+                    } else {
+                        Vec::new()
+                    };
+                    (replica.high_watermark, records, None)
+                }
+            }
+            _ => (0, Vec::new(), Some(KafkaError::NotLeaderOrFollower)),
+        };
+        self.consumed_records_served += records.len() as u64;
+        let size = 64 + 64 * records.len() as u32;
+        ctx.send(
+            consumer,
+            Payload::KafkaConsumerFetchResponse {
+                topic: key.0,
+                partition: key.1,
+                fetch_offset,
+                high_watermark,
+                records,
+                error,
+            },
+            size,
+        );
+    }
+
     fn request_isr_change(
         &mut self,
         ctx: &mut Context<'_>,
@@ -980,7 +1060,45 @@ impl Component for KafkaBroker {
 
     fn on_message(&mut self, ctx: &mut Context<'_>, envelope: &Envelope) {
         let from = envelope.from;
+        if self.coordinator.on_message(ctx, from, &envelope.payload) {
+            if self.coordinator.has_groups() && !self.group_timer_armed {
+                self.group_timer_armed = true;
+                self.arm(ctx, TIMER_GROUPS, GROUP_TICK_MS);
+            }
+            return;
+        }
         match &envelope.payload {
+            Payload::KafkaConsumerFetch {
+                topic,
+                partition,
+                fetch_offset,
+                max_records,
+            } => self.serve_consumer_fetch(
+                ctx,
+                from,
+                (topic.clone(), *partition),
+                *fetch_offset,
+                *max_records,
+            ),
+            Payload::KafkaListOffsets { topic, partition } => {
+                let key = (topic.clone(), *partition);
+                let (offset, error) = match self.replicas.get(&key) {
+                    Some(replica) if matches!(replica.role, Role::Leader(_)) => {
+                        (replica.high_watermark, None)
+                    }
+                    _ => (0, Some(KafkaError::NotLeaderOrFollower)),
+                };
+                ctx.send(
+                    from,
+                    Payload::KafkaListOffsetsResponse {
+                        topic: key.0,
+                        partition: key.1,
+                        offset,
+                        error,
+                    },
+                    48,
+                );
+            }
             Payload::KafkaLeaderAndIsr { partitions } if Some(from) == self.controller => {
                 for state in partitions {
                     self.apply_state(ctx, state.clone());
@@ -1081,6 +1199,10 @@ impl Component for KafkaBroker {
                 self.check_isr(ctx);
                 self.arm(ctx, TIMER_ISR_CHECK, self.spec.replica_lag_time_max_ms / 2);
             }
+            TIMER_GROUPS => {
+                self.coordinator.tick(ctx);
+                self.arm(ctx, TIMER_GROUPS, GROUP_TICK_MS);
+            }
             TIMER_FLUSH => {
                 for replica in self.replicas.values_mut() {
                     replica.flushed_offset = replica.log.len() as u64;
@@ -1092,6 +1214,8 @@ impl Component for KafkaBroker {
     }
 
     fn on_crash(&mut self, ctx: &mut Context<'_>) {
+        self.coordinator.on_crash();
+        self.group_timer_armed = false;
         for replica in self.replicas.values_mut() {
             if self.spec.power_loss_on_crash {
                 let flushed = replica.flushed_offset;
@@ -1118,14 +1242,29 @@ impl Component for KafkaBroker {
                 _ => 0,
             })
             .sum();
+        let under_replicated = self.under_replicated_partitions();
         ComponentView {
             queue_depth: pending as u64,
             in_progress: 0,
-            badge: format!("leads {leading}/{}", self.replicas.len()),
+            badge: if under_replicated > 0 {
+                format!(
+                    "leads {leading}/{}, {under_replicated} under-replicated",
+                    self.replicas.len()
+                )
+            } else {
+                format!("leads {leading}/{}", self.replicas.len())
+            },
         }
     }
 
     fn summary(&self, _now: SimTime) -> Vec<(&'static str, f64)> {
+        let led_isr_size_total: usize = self
+            .replicas
+            .values()
+            .filter(|replica| matches!(replica.role, Role::Leader(_)))
+            .filter_map(|replica| replica.state.as_ref())
+            .map(|state| state.isr.len())
+            .sum();
         let log_records: usize = self
             .replicas
             .values()
@@ -1138,6 +1277,30 @@ impl Component for KafkaBroker {
             ("truncated_records", self.truncated_records as f64),
             ("isr_shrinks", self.isr_shrinks as f64),
             ("isr_expands", self.isr_expands as f64),
+            (
+                "under_replicated_partitions",
+                self.under_replicated_partitions() as f64,
+            ),
+            ("led_isr_size_total", led_isr_size_total as f64),
+            ("consumer_fetches", self.consumer_fetches as f64),
+            (
+                "consumed_records_served",
+                self.consumed_records_served as f64,
+            ),
+            (
+                "coordinated_groups",
+                self.coordinator.active_groups() as f64,
+            ),
+            ("group_rebalances", self.coordinator.rebalances as f64),
+            (
+                "group_members_expired",
+                self.coordinator.expired_members as f64,
+            ),
+            ("offset_commits", self.coordinator.commits as f64),
+            (
+                "offset_commits_refused",
+                self.coordinator.refused_commits as f64,
+            ),
         ]
     }
 }

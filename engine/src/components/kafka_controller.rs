@@ -16,6 +16,7 @@
 //! leader or ISR bumps the partition epoch.
 
 use crate::component::{Component, ComponentView, Context, TimerTag};
+use crate::components::kafka_group_coordinator::coordinator_for_group;
 use crate::message::{Envelope, KafkaPartitionState, NodeId, Payload};
 use crate::scenario::{ComponentSpec, KafkaControllerSpec, Scenario};
 use crate::time::{SimDuration, SimTime};
@@ -495,6 +496,19 @@ impl Component for KafkaController {
                         partitions,
                     },
                     size,
+                );
+            }
+            Payload::KafkaFindCoordinator { group } => {
+                let brokers = self.metadata.brokers.clone();
+                let coordinator =
+                    coordinator_for_group(group, &brokers, |broker| self.metadata.is_alive(broker));
+                ctx.send(
+                    envelope.from,
+                    Payload::KafkaFindCoordinatorResponse {
+                        group: group.clone(),
+                        coordinator,
+                    },
+                    48,
                 );
             }
             Payload::KafkaAlterPartition {

@@ -1,4 +1,4 @@
-//! Kafka producer: key-hash partitioning, metadata from the controller, retries with backoff, optional idempotence.
+//! Kafka producer: murmur2 key partitioning (or round robin), metadata from the controller, retries with backoff, optional idempotence.
 //!
 //! Each record is sent alone (a batch of one: enough to show delivery
 //! semantics; batching only changes throughput). Each record is one
@@ -15,8 +15,9 @@
 use crate::checkers::kafka::write_ok_detail;
 use crate::component::{Component, ComponentView, Context, TimerId, TimerTag};
 use crate::components::kafka_broker::NO_SEQUENCE;
+use crate::components::kafka_partitioner::partition_for_key;
 use crate::message::{Envelope, KafkaError, KafkaRecord, NodeId, Payload};
-use crate::scenario::{KafkaAcks, KafkaProducerSpec};
+use crate::scenario::{KafkaAcks, KafkaPartitioner, KafkaProducerSpec};
 use crate::time::{SimDuration, SimTime};
 use crate::trace::OperationPhase;
 use std::collections::{BTreeMap, VecDeque};
@@ -33,6 +34,8 @@ const METADATA_MIN_INTERVAL_MS: u64 = 50;
 struct PendingRecord {
     key: u32,
     value: u64,
+    /// CreateTime on the producer's clock (µs).
+    create_time_us: u64,
     partition: Option<u32>,
     sequence: Option<u32>,
     first_sent_at: Option<SimTime>,
@@ -79,7 +82,22 @@ pub struct KafkaProducer {
     failed: u64,
     unknown: u64,
     retried: u64,
+    /// Acknowledged records per partition (for the per-partition metric).
+    acknowledged_by_partition: BTreeMap<u32, u64>,
+    round_robin_next: u32,
 }
+
+/// Per-partition summary names (static); the total covers every partition.
+const ACKNOWLEDGED_NAMES: [&str; 8] = [
+    "acknowledged_p0",
+    "acknowledged_p1",
+    "acknowledged_p2",
+    "acknowledged_p3",
+    "acknowledged_p4",
+    "acknowledged_p5",
+    "acknowledged_p6",
+    "acknowledged_p7",
+];
 
 impl KafkaProducer {
     pub fn new(
@@ -108,6 +126,8 @@ impl KafkaProducer {
             failed: 0,
             unknown: 0,
             retried: 0,
+            acknowledged_by_partition: BTreeMap::new(),
+            round_robin_next: u32::MAX,
         }
     }
 
@@ -189,6 +209,7 @@ impl KafkaProducer {
             PendingRecord {
                 key,
                 value,
+                create_time_us: ctx.local_clock().as_micros(),
                 partition: None,
                 sequence: None,
                 first_sent_at: None,
@@ -222,9 +243,20 @@ impl KafkaProducer {
             {
                 return;
             }
-            let partition = *record
-                .partition
-                .get_or_insert_with(|| partition_for_key(record.key, partition_count));
+            let partition = match record.partition {
+                Some(partition) => partition,
+                None => {
+                    let partition = match self.spec.partitioner {
+                        KafkaPartitioner::Murmur2 => partition_for_key(record.key, partition_count),
+                        KafkaPartitioner::RoundRobin => {
+                            self.round_robin_next = self.round_robin_next.wrapping_add(1);
+                            self.round_robin_next % partition_count
+                        }
+                    };
+                    record.partition = Some(partition);
+                    partition
+                }
+            };
             let Some(leader) = self.leaders.get(partition as usize).copied().flatten() else {
                 // Leader unknown (offline partition): ask again, keep order.
                 self.request_metadata(ctx);
@@ -259,6 +291,7 @@ impl KafkaProducer {
                     sequence,
                     key: record.key,
                     value: record.value,
+                    create_time_us: record.create_time_us,
                 },
             };
             let value = record.value;
@@ -364,6 +397,7 @@ impl KafkaProducer {
                     return;
                 };
                 self.acknowledged += 1;
+                *self.acknowledged_by_partition.entry(partition).or_default() += 1;
                 if let Some(first) = record.first_sent_at {
                     ctx.completed(ctx.now().since(first));
                 }
@@ -402,16 +436,6 @@ impl KafkaProducer {
         }
         self.pump(ctx);
     }
-}
-
-/// Key → partition. Kafka hashes the key bytes with murmur2; any fixed,
-/// well-mixed hash shows the same thing (a key always lands on one partition).
-fn partition_for_key(key: u32, partition_count: u32) -> u32 {
-    let mut mixed = key as u64 ^ 0x9E37_79B9_7F4A_7C15;
-    mixed = (mixed ^ (mixed >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    mixed = (mixed ^ (mixed >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    mixed ^= mixed >> 31;
-    (mixed % partition_count.max(1) as u64) as u32
 }
 
 impl Component for KafkaProducer {
@@ -523,12 +547,18 @@ impl Component for KafkaProducer {
     }
 
     fn summary(&self, _now: SimTime) -> Vec<(&'static str, f64)> {
-        vec![
+        let mut summary = vec![
             ("sent", self.sent as f64),
             ("acknowledged", self.acknowledged as f64),
             ("failed", self.failed as f64),
             ("unknown", self.unknown as f64),
             ("retried", self.retried as f64),
-        ]
+        ];
+        for (partition, count) in &self.acknowledged_by_partition {
+            if let Some(name) = ACKNOWLEDGED_NAMES.get(*partition as usize) {
+                summary.push((name, *count as f64));
+            }
+        }
+        summary
     }
 }

@@ -1,8 +1,12 @@
 //! Built-in components and the factory that builds them from a scenario.
 
 pub mod autoscaler;
+pub mod kafka_assignors;
 pub mod kafka_broker;
+pub mod kafka_consumer;
 pub mod kafka_controller;
+pub mod kafka_group_coordinator;
+pub mod kafka_partitioner;
 pub mod kafka_producer;
 pub mod load_generator;
 pub mod rabbit_broker;
@@ -63,6 +67,7 @@ pub fn build_component(
                 controller,
                 session_timeout_ms,
                 node_ids,
+                kafka_group_coordinator::peer_brokers(scenario, &node.id, node_ids),
             ))
         }
         ComponentSpec::KafkaProducer(spec) => {
@@ -95,6 +100,9 @@ pub fn build_component(
             rabbit_heartbeat_timeout_ms(scenario, &spec.broker),
             node_ids,
         )),
+        ComponentSpec::KafkaConsumer(spec) => {
+            Box::new(kafka_consumer::KafkaConsumer::new(spec, node_ids))
+        }
     }
 }
 

@@ -102,3 +102,12 @@ pub const MAX_RABBIT_CONCURRENCY: u32 = 1_000;
 pub const MAX_RABBIT_DEDUP_WINDOW: u32 = 1_000_000;
 /// RabbitMQ checkers: messages tracked at once (beyond it new ones are counted, not tracked).
 pub const MAX_RABBIT_TRACKED_MESSAGES: usize = 500_000;
+/// Kafka: consumer groups one coordinator keeps (members and offsets).
+pub const MAX_KAFKA_GROUPS_PER_COORDINATOR: usize = 1_000;
+/// Kafka: members per consumer group (Kafka's `group.max.size` is unbounded by default).
+pub const MAX_KAFKA_GROUP_MEMBERS: usize = 1_000;
+/// Kafka: `max.poll.records` ceiling.
+pub const MAX_KAFKA_MAX_POLL_RECORDS: u32 = 10_000;
+/// Kafka: records a consumer holds fetched but not yet polled, per partition
+/// (the fetcher stops asking beyond it, as Kafka's `max.partition.fetch.bytes` bounds it).
+pub const MAX_KAFKA_CONSUMER_BUFFERED_RECORDS: usize = 1_000;

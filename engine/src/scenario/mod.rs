@@ -6,6 +6,7 @@
 //! (`migrate`), and then `validate` reports *every* semantic problem with its
 //! JSON path. `schema` derives the published JSON Schema from these types.
 
+pub mod kafka_consumer;
 pub mod limits;
 pub mod migrate;
 pub mod parse;
@@ -15,6 +16,7 @@ pub mod raft_spec;
 pub mod schema;
 pub mod services;
 pub mod validate;
+mod validate_kafka_consumer;
 mod validate_rabbit;
 pub mod validate_services;
 
@@ -22,6 +24,7 @@ use crate::distribution::Distribution;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use kafka_consumer::{KafkaAssignor, KafkaCommitMode, KafkaConsumerSpec, KafkaOffsetReset};
 pub use parse::{parse_scenario, parse_scenario_value};
 pub use problems::{Problem, Problems};
 pub use rabbit::*;
@@ -127,6 +130,8 @@ pub enum ComponentSpec {
     RabbitPublisher(RabbitPublisherSpec),
     /// An AMQP consumer on one queue (prefetch, manual or automatic ack).
     RabbitConsumer(RabbitConsumerSpec),
+    /// A Kafka consumer, member of a consumer group, reading one topic.
+    KafkaConsumer(KafkaConsumerSpec),
 }
 
 impl ComponentSpec {
@@ -146,6 +151,7 @@ impl ComponentSpec {
             ComponentSpec::RabbitBroker(_) => "rabbit_broker",
             ComponentSpec::RabbitPublisher(_) => "rabbit_publisher",
             ComponentSpec::RabbitConsumer(_) => "rabbit_consumer",
+            ComponentSpec::KafkaConsumer(_) => "kafka_consumer",
         }
     }
 
@@ -164,6 +170,7 @@ impl ComponentSpec {
         "rabbit_broker",
         "rabbit_publisher",
         "rabbit_consumer",
+        "kafka_consumer",
     ];
 }
 
@@ -324,6 +331,25 @@ pub struct KafkaProducerSpec {
     /// so that the end of a lesson is quiet.
     #[serde(default)]
     pub stop_ms: Option<u64>,
+    /// How a record's partition is chosen.
+    #[serde(default)]
+    pub partitioner: KafkaPartitioner,
+}
+
+/// The producer's partitioner.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum KafkaPartitioner {
+    /// Kafka's default for keyed records: murmur2 of the key bytes (the key's
+    /// decimal text) modulo the partition count; a key always lands on the same
+    /// partition, so per-key order holds.
+    #[default]
+    Murmur2,
+    /// `RoundRobinPartitioner`: partitions in turn, whatever the key (per-key
+    /// order across partitions is lost).
+    RoundRobin,
 }
 
 fn default_kafka_retries() -> u32 {

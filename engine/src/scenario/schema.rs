@@ -35,6 +35,7 @@ pub(crate) fn node_schema(generator: &mut SchemaGenerator) -> Schema {
                 "rabbit_broker" => generator.subschema_for::<RabbitBrokerSpec>(),
                 "rabbit_publisher" => generator.subschema_for::<RabbitPublisherSpec>(),
                 "rabbit_consumer" => generator.subschema_for::<RabbitConsumerSpec>(),
+                "kafka_consumer" => generator.subschema_for::<super::KafkaConsumerSpec>(),
                 other => unreachable_kind(other),
             };
             serde_json::json!({

@@ -263,6 +263,9 @@ impl<'a> Validator<'a> {
                 ComponentSpec::RabbitBroker(spec) => self.rabbit_broker(&properties, spec),
                 ComponentSpec::RabbitPublisher(spec) => self.rabbit_publisher(&properties, spec),
                 ComponentSpec::RabbitConsumer(spec) => self.rabbit_consumer(&properties, spec),
+                ComponentSpec::KafkaConsumer(spec) => {
+                    super::validate_kafka_consumer::properties(self.problems, &properties, spec)
+                }
             }
         }
     }
@@ -461,6 +464,21 @@ impl<'a> Validator<'a> {
                         );
                     }
                 }
+            }
+            ComponentSpec::KafkaConsumer(spec) => {
+                let controller_path = format!("{path}.controller");
+                let controller = self.node_reference_of_kind(
+                    &controller_path,
+                    &spec.controller,
+                    "kafka_controller",
+                );
+                super::validate_kafka_consumer::references(
+                    self.problems,
+                    self.scenario,
+                    index,
+                    spec,
+                    controller,
+                );
             }
             ComponentSpec::KafkaProducer(spec) => {
                 let controller_path = format!("{path}.controller");

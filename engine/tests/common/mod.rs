@@ -46,6 +46,10 @@ pub const EXAMPLES: &[(&str, &str)] = &[
         "rabbitmq-classic-queue-crash",
         include_str!("../../../public/scenarios/rabbitmq-classic-queue-crash.json"),
     ),
+    (
+        "kafka-consumer-group-rebalance",
+        include_str!("../../../public/scenarios/kafka-consumer-group-rebalance.json"),
+    ),
 ];
 
 pub fn example(name: &str) -> Scenario {
