@@ -1,45 +1,89 @@
-//! Runs the engine in the browser: holds the `Simulator` outside the reactive
-//! graph and advances it from requestAnimationFrame with a bounded work budget.
+//! Runs the engine for the page: in a Web Worker when one can be started,
+//! otherwise on the page itself, and publishes what it reports as signals.
 //!
-//! Each frame asks the engine to catch up with real time times the speed
-//! multiplier, but never for more than `EVENT_BUDGET_PER_FRAME` events or
-//! `WORK_BUDGET_PER_FRAME_MS` of wall time, so no scenario can hang the tab.
-//! When a frame runs out of budget the simulation is behind real time; the
-//! deficit is dropped rather than carried, and the UI says so.
+//! Each animation frame works out how much simulated time real time has
+//! bought at the chosen speed and asks the engine to catch up, within a
+//! budget of events and wall time, so no scenario can hang the tab:
+//! - **Worker** (the normal path): the frame posts one `Advance` request when
+//!   the previous one has been answered; the engine works off the page's
+//!   thread and the page only draws. A watchdog terminates a worker that
+//!   leaves a request unanswered for `DEFAULT_WATCHDOG_MS` and says so.
+//! - **Page** (fallback: no worker support, the worker failed to start or was
+//!   stopped by the watchdog, or `?engine=page`): the frame runs the engine
+//!   itself for at most `PAGE_WORK_BUDGET_PER_FRAME_MS`.
+//!
+//! When a request runs out of budget the run is behind real time; the deficit
+//! is dropped rather than carried, and the UI says so.
 //!
 //! The view reads the published signals in `SimView`; only `SimDriver`
 //! writes them.
 
+use faultline_app::engine_host::{
+    EVENT_LOG_LINES, EngineReport, FromEngine, ToEngine, advance_within_budget, sim_advance_for,
+};
 use faultline_engine::scenario::Problems;
-use faultline_engine::{Scenario, SimDuration, Simulator, Snapshot, StopReason};
+use faultline_engine::{Scenario, SimTime, Simulator, Snapshot};
 use leptos::prelude::*;
+use std::collections::VecDeque;
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+use web_sys::{MessageEvent, Worker, WorkerOptions, WorkerType};
 
-/// Most events one animation frame may process.
-pub const EVENT_BUDGET_PER_FRAME: u64 = 20_000;
-/// Events per engine call; between calls the frame checks the wall clock.
-const EVENTS_PER_CHUNK: u64 = 2_000;
-/// Wall time one frame may spend in the engine (a 60 Hz frame is ~16.7 ms).
-const WORK_BUDGET_PER_FRAME_MS: f64 = 10.0;
+/// The worker's loader shim, written by trunk next to index.html.
+const WORKER_SCRIPT_URL: &str = "./engine_worker_loader.js";
+/// Most events one page frame may process (fallback path).
+pub const PAGE_EVENT_BUDGET_PER_FRAME: u64 = 20_000;
+/// Wall time one page frame may spend in the engine (a 60 Hz frame is ~16.7 ms).
+const PAGE_WORK_BUDGET_PER_FRAME_MS: f64 = 10.0;
+/// Most events the worker processes for one request.
+const WORKER_EVENT_BUDGET_PER_REQUEST: u64 = 200_000;
+/// Wall time the worker may spend on one request. Longer than a frame: the
+/// worker does not draw, and fewer round trips mean more engine time.
+const WORKER_WORK_BUDGET_PER_REQUEST_MS: f64 = 30.0;
+/// An unanswered request older than this means the worker is stuck: it is
+/// terminated and the engine moves to the page. A request is budgeted at
+/// tens of milliseconds, so this only fires on a real fault.
+pub const DEFAULT_WATCHDOG_MS: f64 = 3_000.0;
+/// A worker that has not said `Ready` by then is given up on.
+const WORKER_START_TIMEOUT_MS: f64 = 15_000.0;
 /// Real time credited for one frame at most; longer gaps (a background tab,
 /// a debugger pause) do not turn into a huge jump of simulated time.
 const MAX_FRAME_ELAPSED_MS: f64 = 100.0;
 /// Events per second and achieved speed are averaged over this window.
 const RATE_WINDOW_MS: f64 = 500.0;
-/// "Behind real time" stays up this long after the last over-budget frame, so
-/// it does not flicker when only some frames run out of budget.
+/// "Behind real time" stays up this long after the last over-budget request,
+/// so it does not flicker when only some requests run out of budget.
 const BEHIND_HOLD_MS: f64 = 750.0;
 /// The event log is republished at most this often while playing.
 const TRACE_PUBLISH_INTERVAL_MS: f64 = 100.0;
-/// Lines shown in the event log.
-pub const EVENT_LOG_LINES: usize = 200;
 
 const MICROS_PER_MILLI: f64 = 1_000.0;
 
 /// Speeds offered by the speed control, in sim seconds per real second.
-pub const SPEED_MULTIPLIER_STOPS: [f64; 10] = [
-    1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1_000.0,
+pub const SPEED_MULTIPLIER_STOPS: [f64; 16] = [
+    0.01, 0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1_000.0, 2_000.0,
+    5_000.0, 10_000.0,
 ];
 const DEFAULT_SPEED_MULTIPLIER: f64 = 10.0;
+
+/// Where the engine runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EngineLocation {
+    /// The worker is loading; nothing has been asked of it yet.
+    StartingWorker,
+    Worker,
+    Page,
+}
+
+impl EngineLocation {
+    pub fn label(self) -> &'static str {
+        match self {
+            EngineLocation::StartingWorker => "starting worker",
+            EngineLocation::Worker => "worker",
+            EngineLocation::Page => "page",
+        }
+    }
+}
 
 /// What the view reads. Written only by `SimDriver`.
 #[derive(Clone, Copy)]
@@ -49,16 +93,19 @@ pub struct SimView {
     pub trace_lines: ReadSignal<Vec<String>>,
     pub playing: ReadSignal<bool>,
     pub speed_multiplier: ReadSignal<f64>,
-    /// A recent frame hit its budget: the run is slower than requested.
+    /// A recent request hit its budget: the run is slower than requested.
     pub behind_real_time: ReadSignal<bool>,
     /// Engine events processed per real second (0 when paused).
     pub events_per_second: ReadSignal<f64>,
     /// Simulated seconds per real second actually achieved (0 when paused).
     pub achieved_speed_multiplier: ReadSignal<f64>,
+    pub engine_location: ReadSignal<EngineLocation>,
+    /// Why the engine left the worker, or a request it refused.
+    pub engine_notice: ReadSignal<Option<String>>,
 }
 
-/// Owns the simulator and the animation-frame loop. `Copy`: every field is an
-/// arena handle, so event handlers can capture it freely.
+/// Owns the engine (or the link to it) and the animation-frame loop. `Copy`:
+/// every field is an arena handle, so event handlers can capture it freely.
 #[derive(Clone, Copy)]
 pub struct SimDriver {
     runtime: StoredValue<Runtime, LocalStorage>,
@@ -69,20 +116,51 @@ pub struct SimDriver {
     set_behind_real_time: WriteSignal<bool>,
     set_events_per_second: WriteSignal<f64>,
     set_achieved_speed_multiplier: WriteSignal<f64>,
+    set_engine_location: WriteSignal<EngineLocation>,
+    set_engine_notice: WriteSignal<Option<String>>,
 }
 
 /// Non-reactive state: the engine and the bookkeeping of the frame loop.
 struct Runtime {
-    simulator: Option<Simulator>,
+    /// The scenario of the current run (to reset, and to restart on the page).
+    scenario: Option<Scenario>,
+    /// The engine, when it runs on the page.
+    page_simulator: Option<Simulator>,
+    /// The engine worker, while it is in use.
+    worker: Option<WorkerLink>,
+    location: EngineLocation,
+    watchdog_ms: f64,
     playing: bool,
     speed_multiplier: f64,
     frame_request: Option<AnimationFrameRequestHandle>,
     last_frame_ms: Option<f64>,
-    /// Sub-microsecond remainder of the requested sim time, carried to the next frame.
+    /// Real time since the last worker request, not yet turned into sim time.
+    unrequested_elapsed_ms: f64,
+    /// Sub-microsecond remainder of the requested sim time, carried forward.
     carry_us: f64,
+    /// Sim time of the last snapshot published.
+    known_now_us: u64,
+    known_finished: bool,
     rate_window: RateWindow,
     behind_until_ms: f64,
     last_trace_publish_ms: f64,
+}
+
+/// The page's side of the engine worker.
+struct WorkerLink {
+    worker: Worker,
+    // Kept alive as long as the worker; dropping them would detach the handlers.
+    _on_message: Closure<dyn FnMut(MessageEvent)>,
+    _on_error: Closure<dyn FnMut(web_sys::Event)>,
+    started_ms: f64,
+    ready: bool,
+    next_request_id: u64,
+    /// Requests sent and not yet answered: id and when they were sent.
+    unanswered: VecDeque<(u64, f64)>,
+    /// Requests made before the worker was ready, sent when it is.
+    waiting_for_ready: Vec<ToEngine>,
+    /// Answers to requests older than this (an earlier run) are ignored.
+    current_run_first_request_id: u64,
 }
 
 #[derive(Clone, Copy, Default)]
@@ -112,13 +190,22 @@ impl SimDriver {
         let (behind_real_time, set_behind_real_time) = signal(false);
         let (events_per_second, set_events_per_second) = signal(0.0);
         let (achieved_speed_multiplier, set_achieved_speed_multiplier) = signal(0.0);
+        let (engine_location, set_engine_location) = signal(EngineLocation::Page);
+        let (engine_notice, set_engine_notice) = signal(None::<String>);
         let runtime = StoredValue::new_local(Runtime {
-            simulator: None,
+            scenario: None,
+            page_simulator: None,
+            worker: None,
+            location: EngineLocation::Page,
+            watchdog_ms: DEFAULT_WATCHDOG_MS,
             playing: false,
             speed_multiplier: DEFAULT_SPEED_MULTIPLIER,
             frame_request: None,
             last_frame_ms: None,
+            unrequested_elapsed_ms: 0.0,
             carry_us: 0.0,
+            known_now_us: 0,
+            known_finished: false,
             rate_window: RateWindow::default(),
             behind_until_ms: 0.0,
             last_trace_publish_ms: 0.0,
@@ -132,6 +219,8 @@ impl SimDriver {
             set_behind_real_time,
             set_events_per_second,
             set_achieved_speed_multiplier,
+            set_engine_location,
+            set_engine_notice,
         };
         let view = SimView {
             snapshot,
@@ -141,44 +230,133 @@ impl SimDriver {
             behind_real_time,
             events_per_second,
             achieved_speed_multiplier,
+            engine_location,
+            engine_notice,
         };
+        driver.start_engine();
         (driver, view)
+    }
+
+    /// Starts the engine worker unless the page asks for the page engine
+    /// (`?engine=page`) or workers are unavailable. `?watchdog_ms=N` shortens
+    /// the watchdog, which the browser tests use to exercise it.
+    fn start_engine(self) {
+        if let Some(watchdog_ms) = page_query_parameter("watchdog_ms")
+            .and_then(|value| value.parse::<f64>().ok())
+            .filter(|value| value.is_finite() && *value > 0.0)
+        {
+            self.runtime
+                .update_value(|runtime| runtime.watchdog_ms = watchdog_ms);
+        }
+        if page_query_parameter("engine").as_deref() == Some("page") {
+            self.set_location(EngineLocation::Page);
+            return;
+        }
+        match self.spawn_worker() {
+            Ok(link) => {
+                self.runtime.update_value(|runtime| {
+                    runtime.worker = Some(link);
+                    runtime.location = EngineLocation::StartingWorker;
+                });
+                self.set_engine_location.set(EngineLocation::StartingWorker);
+                // The start timeout is checked from the frame loop.
+                self.request_frame();
+            }
+            Err(reason) => {
+                self.set_location(EngineLocation::Page);
+                self.set_engine_notice.set(Some(format!(
+                    "The engine runs on this page: a Web Worker could not be started ({reason})."
+                )));
+            }
+        }
+    }
+
+    fn spawn_worker(self) -> Result<WorkerLink, String> {
+        let options = WorkerOptions::new();
+        // Trunk's loader shim for a worker is a classic script (importScripts).
+        options.set_type(WorkerType::Classic);
+        let worker = Worker::new_with_options(WORKER_SCRIPT_URL, &options)
+            .map_err(|error| format!("{error:?}"))?;
+        let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+            self.on_worker_message(event);
+        });
+        worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        let on_error = Closure::<dyn FnMut(web_sys::Event)>::new(move |event: web_sys::Event| {
+            let message = event
+                .dyn_ref::<web_sys::ErrorEvent>()
+                .map(|error| error.message())
+                .filter(|message| !message.is_empty())
+                .unwrap_or_else(|| "the worker script failed to load".to_string());
+            self.fall_back_to_page(&format!("The engine worker failed: {message}."));
+        });
+        worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+        Ok(WorkerLink {
+            worker,
+            _on_message: on_message,
+            _on_error: on_error,
+            started_ms: wall_clock_ms(),
+            ready: false,
+            next_request_id: 1,
+            unanswered: VecDeque::new(),
+            waiting_for_ready: Vec::new(),
+            current_run_first_request_id: 0,
+        })
     }
 
     /// Replaces the running simulation with a fresh one for `scenario`,
     /// paused at t = 0. On failure the current simulation is left untouched.
     pub fn load(self, scenario: &Scenario) -> Result<(), Problems> {
+        // Built here even when the worker runs the engine: it validates the
+        // scenario synchronously and gives the t = 0 snapshot at once.
         let simulator = Simulator::new(scenario)?;
-        self.install(simulator);
+        self.pause();
+        let snapshot = simulator.snapshot();
+        let trace_lines = simulator.recent_trace_lines(EVENT_LOG_LINES);
+        self.runtime.update_value(|runtime| {
+            runtime.scenario = Some(scenario.clone());
+            runtime.known_now_us = snapshot.now_us;
+            runtime.known_finished = snapshot.finished.is_some();
+            match runtime.worker.as_mut() {
+                Some(link) => {
+                    runtime.page_simulator = None;
+                    let request_id = link.next_id();
+                    link.current_run_first_request_id = request_id;
+                    link.send(ToEngine::Load {
+                        request_id,
+                        scenario: Box::new(scenario.clone()),
+                    });
+                }
+                None => runtime.page_simulator = Some(simulator),
+            }
+        });
+        self.publish(Publication {
+            snapshot: Some(snapshot),
+            trace_lines: Some(trace_lines),
+            rates: Some((0.0, 0.0)),
+            ..Publication::default()
+        });
         Ok(())
     }
 
     /// Starts the same scenario again from t = 0, paused.
     pub fn reset(self) {
-        let rebuilt = self.runtime.with_value(|runtime| {
-            runtime
-                .simulator
-                .as_ref()
-                .map(|simulator| Simulator::new(simulator.scenario()))
-        });
-        // The scenario was accepted once, so rebuilding it cannot fail; if it
-        // somehow did, keeping the current run is the safe choice.
-        if let Some(Ok(simulator)) = rebuilt {
-            self.install(simulator);
+        let scenario = self.runtime.with_value(|runtime| runtime.scenario.clone());
+        // The scenario was accepted once, so loading it again cannot fail;
+        // if it somehow did, keeping the current run is the safe choice.
+        if let Some(scenario) = scenario {
+            let _ = self.load(&scenario);
         }
     }
 
     pub fn play(self) {
         let start = self.runtime.try_update_value(|runtime| {
-            let can_run = runtime
-                .simulator
-                .as_ref()
-                .is_some_and(|simulator| simulator.finished().is_none());
+            let can_run = runtime.scenario.is_some() && !runtime.known_finished;
             if runtime.playing || !can_run {
                 return false;
             }
             runtime.playing = true;
             runtime.last_frame_ms = None;
+            runtime.unrequested_elapsed_ms = 0.0;
             runtime.carry_us = 0.0;
             runtime.rate_window = RateWindow {
                 started_ms: wall_clock_ms(),
@@ -195,17 +373,12 @@ impl SimDriver {
     pub fn pause(self) {
         let was_playing = self
             .runtime
-            .try_update_value(|runtime| {
-                if let Some(request) = runtime.frame_request.take() {
-                    request.cancel();
-                }
-                std::mem::replace(&mut runtime.playing, false)
-            })
+            .try_update_value(|runtime| std::mem::replace(&mut runtime.playing, false))
             .unwrap_or(false);
         if was_playing {
             self.publish(Publication {
                 snapshot: None,
-                trace_lines: self.runtime.with_value(Runtime::trace_lines),
+                trace_lines: self.runtime.with_value(Runtime::page_trace_lines),
                 playing: false,
                 behind_real_time: false,
                 rates: Some((0.0, 0.0)),
@@ -217,11 +390,19 @@ impl SimDriver {
     pub fn step(self) {
         self.pause();
         let publication = self.runtime.try_update_value(|runtime| {
-            let simulator = runtime.simulator.as_mut()?;
+            if let Some(link) = runtime.worker.as_mut() {
+                let request_id = link.next_id();
+                link.send(ToEngine::Step { request_id });
+                return None;
+            }
+            let simulator = runtime.page_simulator.as_mut()?;
             simulator.step();
+            let snapshot = simulator.snapshot();
+            runtime.known_now_us = snapshot.now_us;
+            runtime.known_finished = snapshot.finished.is_some();
             Some(Publication {
-                snapshot: Some(simulator.snapshot()),
                 trace_lines: Some(simulator.recent_trace_lines(EVENT_LOG_LINES)),
+                snapshot: Some(snapshot),
                 ..Publication::default()
             })
         });
@@ -242,21 +423,19 @@ impl SimDriver {
         self.set_speed_multiplier.set(speed_multiplier);
     }
 
-    fn install(self, simulator: Simulator) {
-        self.pause();
-        let snapshot = simulator.snapshot();
-        let trace_lines = simulator.recent_trace_lines(EVENT_LOG_LINES);
+    fn set_location(self, location: EngineLocation) {
         self.runtime
-            .update_value(|runtime| runtime.simulator = Some(simulator));
-        self.publish(Publication {
-            snapshot: Some(snapshot),
-            trace_lines: Some(trace_lines),
-            rates: Some((0.0, 0.0)),
-            ..Publication::default()
-        });
+            .update_value(|runtime| runtime.location = location);
+        self.set_engine_location.set(location);
     }
 
     fn request_frame(self) {
+        let already_requested = self
+            .runtime
+            .with_value(|runtime| runtime.frame_request.is_some());
+        if already_requested {
+            return;
+        }
         let request = request_animation_frame_with_handle(move || self.on_frame()).ok();
         self.runtime
             .update_value(|runtime| runtime.frame_request = request);
@@ -264,17 +443,118 @@ impl SimDriver {
 
     fn on_frame(self) {
         let frame_started_ms = wall_clock_ms();
-        let Some(publication) = self.runtime.try_update_value(|runtime| {
+        let Some((publication, stalled)) = self.runtime.try_update_value(|runtime| {
             runtime.frame_request = None;
-            runtime.run_frame(frame_started_ms)
+            let stalled = runtime.worker_stall(frame_started_ms);
+            if stalled.is_some() {
+                return (Publication::default(), stalled);
+            }
+            (runtime.run_frame(frame_started_ms), None)
         }) else {
             // The app was unmounted; let the loop end.
             return;
         };
-        let keep_playing = publication.playing;
+        if let Some(reason) = stalled {
+            self.fall_back_to_page(&reason);
+            return;
+        }
         self.publish(publication);
-        if keep_playing {
+        let keep_looping = self.runtime.with_value(|runtime| {
+            runtime.playing || runtime.location == EngineLocation::StartingWorker
+        });
+        if keep_looping {
             self.request_frame();
+        }
+    }
+
+    fn on_worker_message(self, event: MessageEvent) {
+        let Some(text) = event.data().as_string() else {
+            return;
+        };
+        let answer = match serde_json::from_str::<FromEngine>(&text) {
+            Ok(answer) => answer,
+            Err(error) => {
+                self.fall_back_to_page(&format!(
+                    "The engine worker sent an unreadable answer ({error})."
+                ));
+                return;
+            }
+        };
+        match answer {
+            FromEngine::Ready => {
+                self.runtime.update_value(|runtime| {
+                    runtime.location = EngineLocation::Worker;
+                    if let Some(link) = runtime.worker.as_mut() {
+                        link.ready = true;
+                        for request in std::mem::take(&mut link.waiting_for_ready) {
+                            link.send(request);
+                        }
+                    }
+                });
+                self.set_engine_location.set(EngineLocation::Worker);
+            }
+            FromEngine::Report(report) => {
+                let publication = self
+                    .runtime
+                    .try_update_value(|runtime| runtime.accept_report(report));
+                if let Some(Some(publication)) = publication {
+                    self.publish(publication);
+                }
+            }
+            FromEngine::Rejected {
+                request_id,
+                message,
+            } => {
+                self.runtime.update_value(|runtime| {
+                    if let Some(link) = runtime.worker.as_mut() {
+                        link.answered(request_id);
+                    }
+                });
+                self.set_engine_notice
+                    .set(Some(format!("The engine refused a request: {message}")));
+            }
+        }
+    }
+
+    /// Stops the worker for good and runs the engine on the page, restarting
+    /// the current scenario at t = 0 (the worker's state cannot be recovered).
+    fn fall_back_to_page(self, reason: &str) {
+        let restarted = self.runtime.try_update_value(|runtime| {
+            if let Some(link) = runtime.worker.take() {
+                link.worker.terminate();
+            }
+            runtime.location = EngineLocation::Page;
+            runtime.playing = false;
+            runtime.page_simulator = runtime
+                .scenario
+                .as_ref()
+                .and_then(|scenario| Simulator::new(scenario).ok());
+            runtime.page_simulator.as_ref().map(|simulator| {
+                let snapshot = simulator.snapshot();
+                runtime.known_now_us = snapshot.now_us;
+                runtime.known_finished = snapshot.finished.is_some();
+                (snapshot, simulator.recent_trace_lines(EVENT_LOG_LINES))
+            })
+        });
+        self.set_engine_location.set(EngineLocation::Page);
+        let had_run = matches!(restarted, Some(Some(_)));
+        self.set_engine_notice.set(Some(if had_run {
+            format!("{reason} The engine now runs on this page; the run restarted at t = 0.")
+        } else {
+            format!("{reason} The engine now runs on this page.")
+        }));
+        if let Some(Some((snapshot, trace_lines))) = restarted {
+            self.publish(Publication {
+                snapshot: Some(snapshot),
+                trace_lines: Some(trace_lines),
+                rates: Some((0.0, 0.0)),
+                ..Publication::default()
+            });
+        } else {
+            self.publish(Publication {
+                rates: Some((0.0, 0.0)),
+                ..Publication::default()
+            });
         }
     }
 
@@ -306,56 +586,190 @@ impl SimDriver {
     }
 }
 
+impl WorkerLink {
+    fn next_id(&mut self) -> u64 {
+        let id = self.next_request_id;
+        self.next_request_id += 1;
+        id
+    }
+
+    fn send(&mut self, request: ToEngine) {
+        if !self.ready {
+            // Before `Ready` the worker has no handler yet and would drop it.
+            // A new load makes every earlier waiting request moot.
+            if matches!(request, ToEngine::Load { .. }) {
+                self.waiting_for_ready.clear();
+            }
+            self.waiting_for_ready.push(request);
+            return;
+        }
+        let request_id = match &request {
+            ToEngine::Load { request_id, .. }
+            | ToEngine::Advance { request_id, .. }
+            | ToEngine::Step { request_id } => *request_id,
+        };
+        match serde_json::to_string(&request) {
+            Ok(text) => {
+                if self.worker.post_message(&JsValue::from_str(&text)).is_ok() {
+                    self.unanswered.push_back((request_id, wall_clock_ms()));
+                }
+            }
+            Err(error) => web_sys::console::error_1(
+                &format!("could not encode a request for the engine worker: {error}").into(),
+            ),
+        }
+    }
+
+    fn answered(&mut self, request_id: u64) {
+        self.unanswered.retain(|(id, _)| *id != request_id);
+    }
+}
+
 impl Runtime {
-    /// One animation frame of work. Returns what to publish; `playing` is
+    /// Why the worker must be given up on, if it must: it has not started in
+    /// time, or a request has gone unanswered past the watchdog.
+    fn worker_stall(&self, now_ms: f64) -> Option<String> {
+        let link = self.worker.as_ref()?;
+        if !link.ready && now_ms - link.started_ms > WORKER_START_TIMEOUT_MS {
+            return Some(format!(
+                "The engine worker did not start within {:.0} s.",
+                WORKER_START_TIMEOUT_MS / 1_000.0
+            ));
+        }
+        let (_, sent_ms) = link.unanswered.front()?;
+        let waited_ms = now_ms - sent_ms;
+        (waited_ms > self.watchdog_ms).then(|| {
+            format!(
+                "The engine worker left a request unanswered for {waited_ms:.0} ms \
+                 (watchdog: {:.0} ms) and was terminated.",
+                self.watchdog_ms
+            )
+        })
+    }
+
+    /// One animation frame of work. Returns what to publish; `playing` turns
     /// false once the run has finished (the loop then stops).
     fn run_frame(&mut self, frame_started_ms: f64) -> Publication {
         if !self.playing {
             return Publication::default();
         }
-        let Some(simulator) = self.simulator.as_mut() else {
-            self.playing = false;
-            return Publication::default();
-        };
         let elapsed_ms = self.last_frame_ms.map_or(0.0, |last_ms| {
             (frame_started_ms - last_ms).clamp(0.0, MAX_FRAME_ELAPSED_MS)
         });
         self.last_frame_ms = Some(frame_started_ms);
-
-        let wanted_us = elapsed_ms * MICROS_PER_MILLI * self.speed_multiplier + self.carry_us;
-        let whole_us = wanted_us.floor();
-        self.carry_us = wanted_us - whole_us;
-        let started_at = simulator.now();
-        let target = started_at.plus(SimDuration::from_micros(whole_us as u64));
-
-        let mut events_this_frame = 0;
-        let mut over_budget = false;
-        loop {
-            let chunk = EVENTS_PER_CHUNK.min(EVENT_BUDGET_PER_FRAME - events_this_frame);
-            let progress = simulator.advance(target, chunk);
-            events_this_frame += progress.events_processed;
-            if progress.finished.is_some() || progress.now >= target {
-                break;
+        if let Some(link) = self.worker.as_mut() {
+            self.unrequested_elapsed_ms =
+                (self.unrequested_elapsed_ms + elapsed_ms).min(MAX_FRAME_ELAPSED_MS);
+            if !link.ready || !link.unanswered.is_empty() {
+                // The previous request is still being worked on.
+                return Publication {
+                    playing: self.playing,
+                    behind_real_time: frame_started_ms < self.behind_until_ms,
+                    ..Publication::default()
+                };
             }
-            if events_this_frame >= EVENT_BUDGET_PER_FRAME
-                || wall_clock_ms() - frame_started_ms >= WORK_BUDGET_PER_FRAME_MS
-            {
-                over_budget = true;
-                // Do not owe the missed time to later frames.
-                self.carry_us = 0.0;
-                break;
-            }
+            let advance = sim_advance_for(
+                std::mem::take(&mut self.unrequested_elapsed_ms),
+                self.speed_multiplier,
+                &mut self.carry_us,
+            );
+            let target = SimTime(self.known_now_us).plus(advance);
+            let with_trace_lines =
+                frame_started_ms - self.last_trace_publish_ms >= TRACE_PUBLISH_INTERVAL_MS;
+            let request_id = link.next_id();
+            link.send(ToEngine::Advance {
+                request_id,
+                target_us: target.as_micros(),
+                max_events: WORKER_EVENT_BUDGET_PER_REQUEST,
+                budget_ms: WORKER_WORK_BUDGET_PER_REQUEST_MS,
+                with_trace_lines,
+            });
+            return Publication {
+                playing: self.playing,
+                behind_real_time: frame_started_ms < self.behind_until_ms,
+                ..Publication::default()
+            };
         }
+        self.run_page_frame(elapsed_ms)
+    }
 
+    fn run_page_frame(&mut self, elapsed_ms: f64) -> Publication {
+        let Some(simulator) = self.page_simulator.as_mut() else {
+            self.playing = false;
+            return Publication::default();
+        };
+        let advance = sim_advance_for(elapsed_ms, self.speed_multiplier, &mut self.carry_us);
+        let target = simulator.now().plus(advance);
+        let outcome = advance_within_budget(
+            simulator,
+            target,
+            PAGE_EVENT_BUDGET_PER_FRAME,
+            PAGE_WORK_BUDGET_PER_FRAME_MS,
+            wall_clock_ms,
+        );
+        if outcome.over_budget {
+            // Do not owe the missed time to later frames.
+            self.carry_us = 0.0;
+        }
+        let snapshot = simulator.snapshot();
+        let trace_lines = simulator.recent_trace_lines(EVENT_LOG_LINES);
+        self.finish_report(
+            snapshot,
+            Some(trace_lines),
+            outcome.events_processed,
+            outcome.sim_advanced_us,
+            outcome.over_budget,
+        )
+    }
+
+    /// Takes a worker report for the current run (older runs' are dropped).
+    fn accept_report(&mut self, report: EngineReport) -> Option<Publication> {
+        let link = self.worker.as_mut()?;
+        link.answered(report.request_id);
+        if report.request_id < link.current_run_first_request_id {
+            return None;
+        }
+        let EngineReport {
+            snapshot,
+            trace_lines,
+            events_processed,
+            sim_advanced_us,
+            over_budget,
+            ..
+        } = report;
+        if over_budget {
+            self.carry_us = 0.0;
+        }
+        Some(self.finish_report(
+            snapshot,
+            trace_lines,
+            events_processed,
+            sim_advanced_us,
+            over_budget,
+        ))
+    }
+
+    /// Bookkeeping shared by both paths once the engine has worked: rates,
+    /// the behind flag, the end of the run, and the event log's pace.
+    fn finish_report(
+        &mut self,
+        snapshot: Snapshot,
+        trace_lines: Option<Vec<String>>,
+        events_processed: u64,
+        sim_advanced_us: u64,
+        over_budget: bool,
+    ) -> Publication {
         let now_ms = wall_clock_ms();
         if over_budget {
             self.behind_until_ms = now_ms + BEHIND_HOLD_MS;
         }
-        let finished: Option<StopReason> = simulator.finished();
-        self.playing = finished.is_none();
-
-        self.rate_window.events += events_this_frame;
-        self.rate_window.sim_advanced_us += simulator.now().since(started_at).as_micros();
+        self.known_now_us = snapshot.now_us;
+        self.known_finished = snapshot.finished.is_some();
+        if self.known_finished {
+            self.playing = false;
+        }
+        self.rate_window.events += events_processed;
+        self.rate_window.sim_advanced_us += sim_advanced_us;
         let window_ms = now_ms - self.rate_window.started_ms;
         let rates = if window_ms >= RATE_WINDOW_MS || !self.playing {
             let window = std::mem::replace(
@@ -376,26 +790,22 @@ impl Runtime {
         } else {
             None
         };
-
-        let publish_trace =
-            !self.playing || now_ms - self.last_trace_publish_ms >= TRACE_PUBLISH_INTERVAL_MS;
+        let publish_trace = trace_lines.is_some()
+            && (!self.playing || now_ms - self.last_trace_publish_ms >= TRACE_PUBLISH_INTERVAL_MS);
         if publish_trace {
             self.last_trace_publish_ms = now_ms;
         }
-        if !self.playing {
-            self.frame_request = None;
-        }
         Publication {
-            snapshot: Some(simulator.snapshot()),
-            trace_lines: publish_trace.then(|| simulator.recent_trace_lines(EVENT_LOG_LINES)),
+            snapshot: Some(snapshot),
+            trace_lines: if publish_trace { trace_lines } else { None },
             playing: self.playing,
             behind_real_time: self.playing && now_ms < self.behind_until_ms,
             rates,
         }
     }
 
-    fn trace_lines(&self) -> Option<Vec<String>> {
-        self.simulator
+    fn page_trace_lines(&self) -> Option<Vec<String>> {
+        self.page_simulator
             .as_ref()
             .map(|simulator| simulator.recent_trace_lines(EVENT_LOG_LINES))
     }
@@ -412,6 +822,14 @@ fn set_if_changed<T: PartialEq + Send + Sync + 'static>(setter: WriteSignal<T>, 
             true
         }
     });
+}
+
+/// A parameter of the page URL's query (`?engine=page&watchdog_ms=50`).
+fn page_query_parameter(name: &str) -> Option<String> {
+    let search = web_sys::window()?.location().search().ok()?;
+    web_sys::UrlSearchParams::new_with_str(&search)
+        .ok()?
+        .get(name)
 }
 
 /// Wall-clock milliseconds from the page's monotonic clock. This is the app's

@@ -68,11 +68,15 @@ pub fn rate_per_second(per_second: f64) -> String {
 
 /// `100×`, `0.5×`: a speed multiplier (sim time per real second).
 pub fn speed(speed_multiplier: f64) -> String {
-    // 9.96 rounds to "10×", not "10.0×".
+    // 9.96 rounds to "10×", not "10.0×"; slow speeds keep two significant
+    // digits so 0.01× does not read as "0.0×".
     if speed_multiplier >= 9.95 || speed_multiplier.fract() == 0.0 {
         format!("{speed_multiplier:.0}×")
-    } else {
+    } else if speed_multiplier >= 0.95 {
         format!("{speed_multiplier:.1}×")
+    } else {
+        let digits = format!("{speed_multiplier:.3}");
+        format!("{}×", digits.trim_end_matches('0').trim_end_matches('.'))
     }
 }
 
@@ -138,5 +142,8 @@ mod tests {
         assert_eq!(speed(0.5), "0.5×");
         assert_eq!(speed(9.96), "10×");
         assert_eq!(speed(4.26), "4.3×");
+        assert_eq!(speed(0.01), "0.01×");
+        assert_eq!(speed(0.1), "0.1×");
+        assert_eq!(speed(10_000.0), "10000×");
     }
 }

@@ -88,6 +88,17 @@ async function setSpeed(page, label) {
   assert.fail(`no speed stop labelled ${label}`);
 }
 
+/** Waits until the event counter shows exactly `expected`. */
+async function waitForEventCount(page, expected) {
+  await page.waitForFunction(
+    (count) =>
+      Number((document.querySelector('[data-testid="event-count"]')?.textContent ?? '').replace(/[^0-9]/g, '')) ===
+      count,
+    expected,
+    { timeout: 10_000 },
+  );
+}
+
 async function nodeIds(page) {
   return page.getByTestId('node').evaluateAll((nodes) => nodes.map((node) => node.dataset.nodeId));
 }
@@ -233,10 +244,11 @@ describe('Faultline app in Chromium', () => {
   test('step advances exactly one event, pause stops the clock, reset returns to 0', async () => {
     const step = page.getByRole('button', { name: 'Step one event' });
     assert.equal(await eventCount(page), 0);
+    // The engine answers from its worker, so each step shows up a moment later.
     await step.click();
-    assert.equal(await eventCount(page), 1);
+    await waitForEventCount(page, 1);
     await step.click();
-    assert.equal(await eventCount(page), 2);
+    await waitForEventCount(page, 2);
 
     await setSpeed(page, '1×');
     await page.getByRole('button', { name: 'Play', exact: true }).click();
@@ -246,6 +258,8 @@ describe('Faultline app in Chromium', () => {
       { timeout: 10_000, polling: 'raf' },
     );
     await page.getByRole('button', { name: 'Pause', exact: true }).click();
+    // A request already in the worker when Pause was pressed still reports.
+    await page.waitForTimeout(200);
     const pausedAt = await clockSeconds(page);
     const pausedEvents = await eventCount(page);
     await page.waitForTimeout(500);
@@ -307,5 +321,85 @@ describe('Faultline app in Chromium', () => {
     assert.match(await page.getByTestId('scenario-title').textContent(), /M\/M\/1/);
     assert.equal(await clockSeconds(page), 0);
     await page.screenshot({ animations: 'disabled', path: path.join(ARTIFACTS, '5-mm1.png') });
+  });
+
+  // The engine runs in a Web Worker; the page only draws what it reports.
+  test('the engine runs in a Web Worker and the run advances', async () => {
+    const location = page.getByTestId('engine-location-value');
+    await page.waitForFunction(
+      () => document.querySelector('[data-testid="engine-location-value"]')?.dataset.location === 'worker',
+      undefined,
+      { timeout: 20_000 },
+    );
+    assert.equal(await location.textContent(), 'worker');
+    await setSpeed(page, '100×');
+    await page.getByRole('button', { name: 'Play', exact: true }).click();
+    await page.waitForFunction(
+      () => {
+        const match = /([0-9.]+) s/.exec(document.querySelector('[data-testid="sim-now"]')?.textContent ?? '');
+        return match && Number(match[1]) > 5;
+      },
+      undefined,
+      { timeout: 20_000, polling: 'raf' },
+    );
+    await page.getByRole('button', { name: 'Pause', exact: true }).click();
+    assert.ok((await eventCount(page)) > 0, 'the worker processed events');
+    assert.equal(await page.getByTestId('engine-notice').count(), 0, 'no fallback notice');
+    // Step asks the worker for exactly one event.
+    await page.waitForTimeout(200);
+    const before = await eventCount(page);
+    await page.getByTestId('step').click();
+    await waitForEventCount(page, before + 1);
+    await page.screenshot({ animations: 'disabled', path: path.join(ARTIFACTS, '6-worker.png') });
+  });
+
+  test('?engine=page runs the engine on the page', async () => {
+    await page.goto(`${baseUrl}?engine=page`);
+    await page.getByTestId('node').first().waitFor({ timeout: 30_000 });
+    assert.equal(await page.getByTestId('engine-location-value').getAttribute('data-location'), 'page');
+    await setSpeed(page, '100×');
+    await page.getByRole('button', { name: 'Play', exact: true }).click();
+    await page.waitForFunction(
+      () => {
+        const match = /([0-9.]+) s/.exec(document.querySelector('[data-testid="sim-now"]')?.textContent ?? '');
+        return match && Number(match[1]) > 2;
+      },
+      undefined,
+      { timeout: 20_000, polling: 'raf' },
+    );
+    await page.getByRole('button', { name: 'Pause', exact: true }).click();
+  });
+
+  test('the watchdog terminates a worker that answers too slowly and the run moves to the page', async () => {
+    // A 5 ms watchdog is shorter than the worker's 30 ms work budget per
+    // request, so the first busy request trips it: the same path a hung
+    // worker takes.
+    await page.goto(`${baseUrl}?watchdog_ms=5`);
+    await page.getByTestId('node').first().waitFor({ timeout: 30_000 });
+    await page.waitForFunction(
+      () => document.querySelector('[data-testid="engine-location-value"]')?.dataset.location === 'worker',
+      undefined,
+      { timeout: 20_000 },
+    );
+    await setSpeed(page, '10000×');
+    await page.getByRole('button', { name: 'Play', exact: true }).click();
+    const notice = page.getByTestId('engine-notice');
+    await notice.waitFor({ timeout: 20_000 });
+    assert.match(await notice.textContent(), /unanswered .* and was terminated.*runs on this page.*t = 0/s);
+    assert.equal(await page.getByTestId('engine-location-value').getAttribute('data-location'), 'page');
+    assert.equal(await clockSeconds(page), 0, 'the run restarted at t = 0 on the page');
+    await page.screenshot({ animations: 'disabled', path: path.join(ARTIFACTS, '7-watchdog.png') });
+    // The page engine carries on.
+    await setSpeed(page, '10×');
+    await page.getByRole('button', { name: 'Play', exact: true }).click();
+    await page.waitForFunction(
+      () => {
+        const match = /([0-9.]+) s/.exec(document.querySelector('[data-testid="sim-now"]')?.textContent ?? '');
+        return match && Number(match[1]) > 0.5;
+      },
+      undefined,
+      { timeout: 20_000, polling: 'raf' },
+    );
+    await page.getByRole('button', { name: 'Pause', exact: true }).click();
   });
 });

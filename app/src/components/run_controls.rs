@@ -175,6 +175,23 @@ pub fn RunControls(driver: SimDriver, sim: SimView) -> impl IntoView {
                     </dd>
                 </div>
             </dl>
+            <p class="engine-location" data-testid="engine-location">
+                "Engine: "
+                <span data-testid="engine-location-value" data-location=move || sim.engine_location.get().label()>
+                    {move || sim.engine_location.get().label()}
+                </span>
+            </p>
+            {move || {
+                sim.engine_notice
+                    .get()
+                    .map(|notice| {
+                        view! {
+                            <p class="engine-notice" role="alert" data-testid="engine-notice">
+                                {notice}
+                            </p>
+                        }
+                    })
+            }}
             <p
                 class="run-status"
                 role="status"

@@ -1,0 +1,247 @@
+//! What the page and the engine worker say to each other, and the budgeted
+//! "advance" both of them run (compiled into the page and into the worker).
+//!
+//! Messages cross `postMessage` as JSON text. JSON, not a compact binary
+//! codec, because `Snapshot` and `Scenario` use serde features (internally
+//! tagged and optional fields) that non-self-describing formats reject; a
+//! frame's snapshot is a few kilobytes, which JSON handles well within a frame.
+
+use faultline_engine::{Scenario, SimDuration, SimTime, Simulator, Snapshot};
+use serde::{Deserialize, Serialize};
+
+/// Lines of the event log sent with a report that carries them.
+pub const EVENT_LOG_LINES: usize = 200;
+/// Events per engine call; between calls the host checks its wall clock.
+const EVENTS_PER_CHUNK: u64 = 2_000;
+
+/// A request from the page to the worker. Each carries an id that the answer
+/// repeats, so the page can tell a late answer from the one it waits for.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum ToEngine {
+    /// Replace the run with a fresh one for this scenario, paused at t = 0.
+    Load {
+        request_id: u64,
+        scenario: Box<Scenario>,
+    },
+    /// Run towards `target_us` within `max_events` and `budget_ms` of wall time.
+    Advance {
+        request_id: u64,
+        target_us: u64,
+        max_events: u64,
+        budget_ms: f64,
+        with_trace_lines: bool,
+    },
+    /// Process exactly one event.
+    Step { request_id: u64 },
+}
+
+/// An answer from the worker.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum FromEngine {
+    /// The worker's module is initialised and listening.
+    Ready,
+    Report(EngineReport),
+    /// The request could not be carried out (e.g. a scenario the worker
+    /// rejects); the page keeps its current run.
+    Rejected {
+        request_id: u64,
+        message: String,
+    },
+}
+
+/// The state of the run after a request, plus what the request cost.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct EngineReport {
+    pub request_id: u64,
+    pub snapshot: Snapshot,
+    pub trace_lines: Option<Vec<String>>,
+    pub events_processed: u64,
+    pub sim_advanced_us: u64,
+    /// The request ran out of events or wall time before reaching its target.
+    pub over_budget: bool,
+}
+
+/// What one budgeted advance did.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AdvanceOutcome {
+    pub events_processed: u64,
+    pub sim_advanced_us: u64,
+    pub over_budget: bool,
+}
+
+/// Runs `simulator` towards `target` in chunks, stopping at the target, at
+/// the end of the run, after `max_events`, or once `budget_ms` of wall time
+/// (read through `wall_clock_ms`, the host's only clock) has gone.
+pub fn advance_within_budget(
+    simulator: &mut Simulator,
+    target: SimTime,
+    max_events: u64,
+    budget_ms: f64,
+    wall_clock_ms: impl Fn() -> f64,
+) -> AdvanceOutcome {
+    let started_ms = wall_clock_ms();
+    let started_at = simulator.now();
+    let mut events_processed = 0;
+    let mut over_budget = false;
+    loop {
+        let chunk = EVENTS_PER_CHUNK.min(max_events - events_processed);
+        let progress = simulator.advance(target, chunk);
+        events_processed += progress.events_processed;
+        if progress.finished.is_some() || progress.now >= target {
+            break;
+        }
+        if events_processed >= max_events || wall_clock_ms() - started_ms >= budget_ms {
+            over_budget = true;
+            break;
+        }
+    }
+    AdvanceOutcome {
+        events_processed,
+        sim_advanced_us: simulator.now().since(started_at).as_micros(),
+        over_budget,
+    }
+}
+
+/// The simulator plus the request handling the worker does. The page's
+/// fallback path uses `advance_within_budget` directly on its own simulator.
+#[derive(Default)]
+pub struct EngineHost {
+    simulator: Option<Simulator>,
+}
+
+impl EngineHost {
+    pub fn handle(&mut self, request: ToEngine, wall_clock_ms: impl Fn() -> f64) -> FromEngine {
+        match request {
+            ToEngine::Load {
+                request_id,
+                scenario,
+            } => match Simulator::new(&scenario) {
+                Ok(simulator) => {
+                    self.simulator = Some(simulator);
+                    self.report(request_id, AdvanceOutcome::idle(), true)
+                }
+                Err(problems) => FromEngine::Rejected {
+                    request_id,
+                    message: problems.to_string(),
+                },
+            },
+            ToEngine::Advance {
+                request_id,
+                target_us,
+                max_events,
+                budget_ms,
+                with_trace_lines,
+            } => {
+                let Some(simulator) = self.simulator.as_mut() else {
+                    return no_run(request_id);
+                };
+                let outcome = advance_within_budget(
+                    simulator,
+                    SimTime(target_us),
+                    max_events,
+                    budget_ms,
+                    wall_clock_ms,
+                );
+                // The last lines of a finished run are always sent: no later
+                // request would bring them.
+                let with_trace_lines = with_trace_lines || simulator.finished().is_some();
+                self.report(request_id, outcome, with_trace_lines)
+            }
+            ToEngine::Step { request_id } => {
+                let Some(simulator) = self.simulator.as_mut() else {
+                    return no_run(request_id);
+                };
+                let before = simulator.now();
+                simulator.step();
+                let outcome = AdvanceOutcome {
+                    events_processed: 1,
+                    sim_advanced_us: simulator.now().since(before).as_micros(),
+                    over_budget: false,
+                };
+                self.report(request_id, outcome, true)
+            }
+        }
+    }
+
+    fn report(
+        &self,
+        request_id: u64,
+        outcome: AdvanceOutcome,
+        with_trace_lines: bool,
+    ) -> FromEngine {
+        let Some(simulator) = self.simulator.as_ref() else {
+            return no_run(request_id);
+        };
+        FromEngine::Report(EngineReport {
+            request_id,
+            snapshot: simulator.snapshot(),
+            trace_lines: with_trace_lines.then(|| simulator.recent_trace_lines(EVENT_LOG_LINES)),
+            events_processed: outcome.events_processed,
+            sim_advanced_us: outcome.sim_advanced_us,
+            over_budget: outcome.over_budget,
+        })
+    }
+}
+
+impl AdvanceOutcome {
+    pub fn idle() -> AdvanceOutcome {
+        AdvanceOutcome {
+            events_processed: 0,
+            sim_advanced_us: 0,
+            over_budget: false,
+        }
+    }
+}
+
+fn no_run(request_id: u64) -> FromEngine {
+    FromEngine::Rejected {
+        request_id,
+        message: "no scenario is loaded in the engine worker".to_string(),
+    }
+}
+
+/// Sim time `elapsed_ms` of real time buys at `speed_multiplier`, in whole
+/// microseconds, with the sub-microsecond remainder carried in `carry_us`
+/// (at 0.01× a 16 ms frame is 160 µs; at 10 000× it is 160 s).
+pub fn sim_advance_for(elapsed_ms: f64, speed_multiplier: f64, carry_us: &mut f64) -> SimDuration {
+    let wanted_us = elapsed_ms * 1_000.0 * speed_multiplier + *carry_us;
+    let whole_us = wanted_us.floor().max(0.0);
+    *carry_us = wanted_us - whole_us;
+    SimDuration::from_micros(whole_us as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slow_speeds_carry_the_remainder_instead_of_losing_it() {
+        let mut carry_us = 0.0;
+        // 0.01× for 0.05 ms buys 0.5 µs: nothing yet, but it is owed.
+        assert_eq!(sim_advance_for(0.05, 0.01, &mut carry_us).as_micros(), 0);
+        assert_eq!(sim_advance_for(0.05, 0.01, &mut carry_us).as_micros(), 1);
+        assert!(carry_us.abs() < 1e-9, "carry left: {carry_us}");
+    }
+
+    #[test]
+    fn protocol_round_trips_through_json() {
+        let request = ToEngine::Advance {
+            request_id: 7,
+            target_us: 1_500,
+            max_events: 10,
+            budget_ms: 12.5,
+            with_trace_lines: false,
+        };
+        let text = serde_json::to_string(&request).expect("encode");
+        let back: ToEngine = serde_json::from_str(&text).expect("decode");
+        assert!(matches!(
+            back,
+            ToEngine::Advance {
+                request_id: 7,
+                target_us: 1_500,
+                max_events: 10,
+                ..
+            }
+        ));
+    }
+}

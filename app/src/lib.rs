@@ -1,0 +1,4 @@
+//! Code shared by the page binary (`main.rs`) and the engine worker binary
+//! (`bin/engine_worker.rs`): the protocol between them and the budgeted advance.
+
+pub mod engine_host;
