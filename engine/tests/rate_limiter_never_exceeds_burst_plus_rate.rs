@@ -1,5 +1,6 @@
 //! Rate limiters (row B3): GCRA and the token bucket never admit more than
 //! `burst + rate·T` requests in any window of length T, whatever the arrivals.
+#![cfg(not(target_arch = "wasm32"))]
 
 use faultline_engine::components::resilience::RateLimiter;
 use faultline_engine::scenario::services::{RateLimiterAlgorithm, RateLimiterSpec};
