@@ -491,7 +491,8 @@ impl Checker for KafkaOrderPerKey {
             .entry((group.clone(), topic.clone(), *partition))
             .or_default()
             .insert(record.offset);
-        if !first_time {
+        if !first_time || record.key == crate::components::kafka_partitioner::NO_KEY {
+            // Keyless records promise no order across partitions.
             return;
         }
         let key = (group.clone(), record.producer_id, record.key);

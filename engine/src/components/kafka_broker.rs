@@ -60,8 +60,71 @@ type PartitionKey = (String, u32);
 struct ProducerEntry {
     epoch: u32,
     last_sequence: u32,
-    /// (sequence, offset) of the latest batches, oldest first.
-    recent: VecDeque<(u32, u64)>,
+    /// The latest batches, oldest first (at most `PRODUCER_BATCH_CACHE`).
+    recent: VecDeque<ProducerBatchEntry>,
+}
+
+/// What the leader remembers of one appended batch for deduplication, as
+/// Kafka's `ProducerStateEntry` keeps batch metadata.
+#[derive(Clone, Copy, Debug)]
+struct ProducerBatchEntry {
+    first_sequence: u32,
+    last_sequence: u32,
+    first_offset: u64,
+}
+
+impl ProducerEntry {
+    /// Notes an appended record. The leader knows batch boundaries
+    /// (`starts_batch`); a follower or a rebuild from the log does not (the
+    /// log here keeps records, not batches), so it extends the latest entry
+    /// while sequences and offsets run on: a run is at least one batch, so
+    /// the dedup window is never smaller than Kafka's five batches.
+    fn note(&mut self, record: &KafkaRecord, starts_batch: Option<bool>) {
+        if record.producer_epoch != self.epoch {
+            *self = ProducerEntry {
+                epoch: record.producer_epoch,
+                ..ProducerEntry::default()
+            };
+        }
+        let continues = self.recent.back().is_some_and(|entry| {
+            entry.last_sequence.wrapping_add(1) == record.sequence
+                && entry.first_offset
+                    + u64::from(entry.last_sequence.wrapping_sub(entry.first_sequence))
+                    + 1
+                    == record.offset
+        });
+        let extend = match starts_batch {
+            Some(starts_batch) => !starts_batch && continues,
+            None => continues,
+        };
+        self.last_sequence = record.sequence;
+        if extend && let Some(entry) = self.recent.back_mut() {
+            entry.last_sequence = record.sequence;
+            return;
+        }
+        self.recent.push_back(ProducerBatchEntry {
+            first_sequence: record.sequence,
+            last_sequence: record.sequence,
+            first_offset: record.offset,
+        });
+        if self.recent.len() > PRODUCER_BATCH_CACHE {
+            self.recent.pop_front();
+        }
+    }
+
+    /// The offset at which the batch starting at `first_sequence` was
+    /// appended, if it is one of the remembered batches.
+    fn duplicate_of(&self, first_sequence: u32) -> Option<u64> {
+        self.recent
+            .iter()
+            .find(|entry| {
+                first_sequence.wrapping_sub(entry.first_sequence)
+                    <= entry.last_sequence.wrapping_sub(entry.first_sequence)
+            })
+            .map(|entry| {
+                entry.first_offset + u64::from(first_sequence.wrapping_sub(entry.first_sequence))
+            })
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -75,7 +138,10 @@ struct FollowerProgress {
 
 #[derive(Clone, Debug)]
 struct PendingAck {
+    /// The batch's first offset (what the answer carries).
     offset: u64,
+    /// Answered once the high watermark passes the batch's last record.
+    last_offset: u64,
     producer: NodeId,
     correlation: u64,
 }
@@ -156,21 +222,15 @@ impl Replica {
         }
     }
 
-    fn append(&mut self, ctx: &mut Context<'_>, record: KafkaRecord) {
+    /// Appends one record; `starts_batch` is known on the leader only (see
+    /// `ProducerEntry::note`).
+    fn append(&mut self, ctx: &mut Context<'_>, record: KafkaRecord, starts_batch: Option<bool>) {
         self.assign_epoch(record.leader_epoch, record.offset);
         if record.sequence != NO_SEQUENCE {
-            let entry = self.producers.entry(record.producer_id).or_default();
-            if record.producer_epoch != entry.epoch {
-                *entry = ProducerEntry {
-                    epoch: record.producer_epoch,
-                    ..ProducerEntry::default()
-                };
-            }
-            entry.last_sequence = record.sequence;
-            entry.recent.push_back((record.sequence, record.offset));
-            if entry.recent.len() > PRODUCER_BATCH_CACHE {
-                entry.recent.pop_front();
-            }
+            self.producers
+                .entry(record.producer_id)
+                .or_default()
+                .note(&record, starts_batch);
         }
         ctx.fact(Fact::KafkaAppend {
             topic: self.topic.clone(),
@@ -199,18 +259,10 @@ impl Replica {
         let log = std::mem::take(&mut self.log);
         for record in &log {
             if record.sequence != NO_SEQUENCE {
-                let entry = self.producers.entry(record.producer_id).or_default();
-                if record.producer_epoch != entry.epoch {
-                    *entry = ProducerEntry {
-                        epoch: record.producer_epoch,
-                        ..ProducerEntry::default()
-                    };
-                }
-                entry.last_sequence = record.sequence;
-                entry.recent.push_back((record.sequence, record.offset));
-                if entry.recent.len() > PRODUCER_BATCH_CACHE {
-                    entry.recent.pop_front();
-                }
+                self.producers
+                    .entry(record.producer_id)
+                    .or_default()
+                    .note(record, None);
             }
         }
         self.log = log;
@@ -451,7 +503,7 @@ impl KafkaBroker {
         while leader
             .pending_acks
             .front()
-            .is_some_and(|pending| pending.offset < high_watermark)
+            .is_some_and(|pending| pending.last_offset < high_watermark)
         {
             let Some(pending) = leader.pending_acks.pop_front() else {
                 break;
@@ -481,10 +533,10 @@ impl KafkaBroker {
         correlation: u64,
         key: PartitionKey,
         acks: KafkaAcks,
-        record: &KafkaRecord,
+        records: &[KafkaRecord],
     ) {
         self.produce_requests += 1;
-        let outcome = self.produce_outcome(ctx, from, correlation, &key, acks, record);
+        let outcome = self.produce_outcome(ctx, from, correlation, &key, acks, records);
         let (offset, error) = match outcome {
             ProduceOutcome::Respond { offset, error } => (offset, error),
             ProduceOutcome::Wait => {
@@ -521,11 +573,14 @@ impl KafkaBroker {
         correlation: u64,
         key: &PartitionKey,
         acks: KafkaAcks,
-        record: &KafkaRecord,
+        records: &[KafkaRecord],
     ) -> ProduceOutcome {
         let refuse = |error| ProduceOutcome::Respond {
             offset: 0,
             error: Some(error),
+        };
+        let Some(first) = records.first() else {
+            return refuse(KafkaError::CorruptMessage);
         };
         let Some(replica) = self.replicas.get_mut(key) else {
             return refuse(KafkaError::NotLeaderOrFollower);
@@ -541,44 +596,45 @@ impl KafkaBroker {
         {
             return refuse(KafkaError::RequestTimedOut);
         }
-        // Idempotence: a batch already in the log is answered, not appended again.
+        // Idempotence, per batch: the batch's base sequence identifies it; a
+        // batch already in the log is answered, not appended again.
         let mut existing = None;
-        if record.sequence != NO_SEQUENCE
-            && let Some(entry) = replica.producers.get(&record.producer_id)
-            && entry.epoch == record.producer_epoch
+        if first.sequence != NO_SEQUENCE
+            && let Some(entry) = replica.producers.get(&first.producer_id)
+            && entry.epoch == first.producer_epoch
         {
-            if let Some((_, offset)) = entry
-                .recent
-                .iter()
-                .find(|(sequence, _)| *sequence == record.sequence)
-            {
-                existing = Some(*offset);
-            } else if record.sequence != entry.last_sequence.wrapping_add(1) {
+            if let Some(offset) = entry.duplicate_of(first.sequence) {
+                existing = Some(offset);
+            } else if first.sequence != entry.last_sequence.wrapping_add(1) {
                 return refuse(KafkaError::OutOfOrderSequence);
             }
         }
+        let batch_length = records.len() as u64;
         let offset = match existing {
             Some(offset) => {
                 ctx.state(format!(
                     "duplicate produce from pid={} seq={} on {}-{}: already at offset {offset}, not appended",
-                    record.producer_id, record.sequence, key.0, key.1
+                    first.producer_id, first.sequence, key.0, key.1
                 ));
                 offset
             }
             None => {
-                if replica.log.len() >= MAX_KAFKA_RECORDS_PER_PARTITION {
+                if replica.log.len() + records.len() > MAX_KAFKA_RECORDS_PER_PARTITION {
                     return refuse(KafkaError::LogFull);
                 }
                 let leader_epoch = state.leader_epoch;
                 let offset = replica.log_end_offset();
-                replica.append(
-                    ctx,
-                    KafkaRecord {
-                        offset,
-                        leader_epoch,
-                        ..record.clone()
-                    },
-                );
+                for (index, record) in records.iter().enumerate() {
+                    replica.append(
+                        ctx,
+                        KafkaRecord {
+                            offset: offset + index as u64,
+                            leader_epoch,
+                            ..record.clone()
+                        },
+                        Some(index == 0),
+                    );
+                }
                 offset
             }
         };
@@ -591,6 +647,7 @@ impl KafkaBroker {
                 if let Role::Leader(leader) = &mut replica.role {
                     leader.pending_acks.push_back(PendingAck {
                         offset,
+                        last_offset: offset + batch_length - 1,
                         producer: from,
                         correlation,
                     });
@@ -985,7 +1042,7 @@ impl KafkaBroker {
             if replica.log.len() >= MAX_KAFKA_RECORDS_PER_PARTITION {
                 break;
             }
-            replica.append(ctx, record.clone());
+            replica.append(ctx, record.clone(), None);
         }
         replica.high_watermark = replica
             .high_watermark
@@ -1116,7 +1173,21 @@ impl Component for KafkaBroker {
                 *correlation,
                 (topic.clone(), *partition),
                 *acks,
-                record,
+                std::slice::from_ref(record),
+            ),
+            Payload::KafkaProduceBatch {
+                correlation,
+                topic,
+                partition,
+                acks,
+                records,
+            } => self.produce(
+                ctx,
+                from,
+                *correlation,
+                (topic.clone(), *partition),
+                *acks,
+                records,
             ),
             Payload::KafkaFetch {
                 topic,

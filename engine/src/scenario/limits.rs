@@ -52,6 +52,15 @@ pub const MAX_KAFKA_PENDING_ACKS_PER_PARTITION: usize = 10_000;
 pub const MAX_KAFKA_RETRIES: u32 = 1_000;
 pub const MAX_KAFKA_IN_FLIGHT: u32 = 100;
 pub const MAX_KAFKA_BUFFER_RECORDS: u32 = 100_000;
+/// Kafka: what one record counts toward `batch_size_bytes` (a small record:
+/// key, value and headers of a few dozen bytes, as in Kafka's record format).
+pub const KAFKA_RECORD_BYTES: u32 = 64;
+/// Kafka: what a produce request costs on the wire beyond its records.
+pub const KAFKA_PRODUCE_OVERHEAD_BYTES: u32 = 64;
+/// Kafka: largest `batch_size_bytes` (Kafka's `max.request.size` default is 1 MiB).
+pub const MAX_KAFKA_BATCH_SIZE_BYTES: u32 = 1_048_576;
+/// Kafka: largest `linger_ms` (a minute; longer only hides records).
+pub const MAX_KAFKA_LINGER_MS: u64 = 60_000;
 /// Kafka: consumer groups one coordinator keeps (members and offsets).
 pub const MAX_KAFKA_GROUPS_PER_COORDINATOR: usize = 1_000;
 /// Kafka: members per consumer group (Kafka's `group.max.size` is unbounded by default).

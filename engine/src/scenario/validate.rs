@@ -375,6 +375,32 @@ impl<'a> Validator<'a> {
                 ),
             );
         }
+        if spec.linger_ms > MAX_KAFKA_LINGER_MS {
+            self.problems.push(
+                format!("{properties}.linger_ms"),
+                format!(
+                    "expected 0 to {MAX_KAFKA_LINGER_MS}, found {}",
+                    spec.linger_ms
+                ),
+            );
+        }
+        if spec.batch_size_bytes < KAFKA_RECORD_BYTES
+            || spec.batch_size_bytes > MAX_KAFKA_BATCH_SIZE_BYTES
+        {
+            self.problems.push(
+                format!("{properties}.batch_size_bytes"),
+                format!(
+                    "expected {KAFKA_RECORD_BYTES} (one record) to {MAX_KAFKA_BATCH_SIZE_BYTES}, found {}",
+                    spec.batch_size_bytes
+                ),
+            );
+        }
+        if spec.keyless_percent > 100 {
+            self.problems.push(
+                format!("{properties}.keyless_percent"),
+                format!("expected 0 to 100, found {}", spec.keyless_percent),
+            );
+        }
         let inter_arrival_path = format!("{properties}.inter_arrival");
         spec.inter_arrival
             .validate(&inter_arrival_path, self.problems);
