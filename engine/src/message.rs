@@ -272,6 +272,14 @@ pub enum Payload {
         acks: KafkaAcks,
         records: Vec<KafkaRecord>,
     },
+    /// Consumer → partition leader: the log start offset (ListOffsets with
+    /// EARLIEST), for `auto_offset_reset = earliest` after OFFSET_OUT_OF_RANGE
+    /// (retention may have deleted the front of the log). Answered with
+    /// `KafkaListOffsetsResponse`.
+    KafkaListOffsetsEarliest {
+        topic: String,
+        partition: u32,
+    },
 }
 
 /// A group member as the leader sees it in the JoinGroup response.
@@ -400,6 +408,7 @@ impl Payload {
             | Payload::KafkaAlterPartition { .. } => MessageClass::Control,
             Payload::KafkaConsumerFetch { .. }
             | Payload::KafkaListOffsets { .. }
+            | Payload::KafkaListOffsetsEarliest { .. }
             | Payload::KafkaOffsetCommit { .. }
             | Payload::KafkaOffsetFetch { .. } => MessageClass::Request,
             Payload::KafkaConsumerFetchResponse { .. }
@@ -740,6 +749,9 @@ impl fmt::Display for Payload {
                     first.map_or(0, |record| record.value),
                     records.last().map_or(0, |record| record.value),
                 )
+            }
+            Payload::KafkaListOffsetsEarliest { topic, partition } => {
+                write!(formatter, "list_offsets? {topic}-{partition} earliest")
             }
         }
     }

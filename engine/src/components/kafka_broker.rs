@@ -25,12 +25,14 @@
 
 use crate::component::{Component, ComponentView, Context, TimerTag};
 use crate::components::kafka_group_coordinator::GroupCoordinator;
+use crate::components::kafka_retention::{retained_log_start, retention_enabled};
 use crate::message::{Envelope, KafkaError, KafkaPartitionState, KafkaRecord, NodeId, Payload};
+use crate::scenario::limits::KAFKA_RETENTION_CHECK_INTERVAL_MS;
 use crate::scenario::limits::{
     MAX_KAFKA_PENDING_ACKS_PER_PARTITION, MAX_KAFKA_RECORDS_PER_FETCH,
     MAX_KAFKA_RECORDS_PER_PARTITION,
 };
-use crate::scenario::{KafkaAcks, KafkaBrokerSpec};
+use crate::scenario::{KafkaAcks, KafkaBrokerSpec, KafkaTopicSpec};
 use crate::time::{SimDuration, SimTime};
 use crate::trace::{Fact, TruncateReason};
 use std::collections::{BTreeMap, VecDeque};
@@ -40,6 +42,7 @@ const TIMER_FETCH: u32 = 2;
 const TIMER_ISR_CHECK: u32 = 3;
 const TIMER_FLUSH: u32 = 4;
 const TIMER_GROUPS: u32 = 5;
+const TIMER_RETENTION: u32 = 6;
 /// How often the group coordinator looks for expired members and overdue
 /// rebalances (Kafka uses a timer per member; 100 ms is fine-grained enough
 /// next to session timeouts of seconds).
@@ -175,8 +178,12 @@ enum Role {
 struct Replica {
     topic: String,
     partition: u32,
-    /// Durable (page cache): survives a process crash.
+    /// Durable (page cache): survives a process crash. Holds the records
+    /// from `log_start_offset` on, one per offset.
     log: Vec<KafkaRecord>,
+    /// The first offset still in the log: retention deletes whole segments
+    /// from the front and moves it on (Kafka checkpoints it, so it is durable).
+    log_start_offset: u64,
     high_watermark: u64,
     /// (leader epoch, first offset), ascending: the leader-epoch cache.
     epoch_starts: Vec<(u32, u64)>,
@@ -190,7 +197,14 @@ struct Replica {
 
 impl Replica {
     fn log_end_offset(&self) -> u64 {
-        self.log.len() as u64
+        self.log_start_offset + self.log.len() as u64
+    }
+
+    /// The records in `[from, to)`, clamped to what the log holds.
+    fn records_between(&self, from: u64, to: u64) -> &[KafkaRecord] {
+        let start = from.saturating_sub(self.log_start_offset) as usize;
+        let end = (to.saturating_sub(self.log_start_offset) as usize).min(self.log.len());
+        self.log.get(start..end.max(start)).unwrap_or(&[])
     }
 
     fn latest_epoch(&self) -> Option<u32> {
@@ -246,11 +260,20 @@ impl Replica {
         if to_offset >= end {
             return;
         }
-        let removed: Vec<u64> = self.log[to_offset as usize..]
+        let removed: Vec<u64> = self
+            .records_between(to_offset, end)
             .iter()
             .map(|record| record.value)
             .collect();
-        self.log.truncate(to_offset as usize);
+        if to_offset < self.log_start_offset {
+            // Below our log start (a follower far behind a new leader):
+            // Kafka truncates fully and starts again at that offset.
+            self.log.clear();
+            self.log_start_offset = to_offset;
+        } else {
+            self.log
+                .truncate((to_offset - self.log_start_offset) as usize);
+        }
         self.epoch_starts.retain(|(_, start)| *start < to_offset);
         self.high_watermark = self.high_watermark.min(to_offset);
         self.flushed_offset = self.flushed_offset.min(to_offset);
@@ -288,6 +311,10 @@ impl Replica {
 
 pub struct KafkaBroker {
     spec: KafkaBrokerSpec,
+    /// Topic configurations (static cluster metadata every broker holds).
+    topics: BTreeMap<String, KafkaTopicSpec>,
+    /// Records retention deleted from this broker's replicas.
+    retention_deleted_records: u64,
     controller: Option<NodeId>,
     heartbeat_interval: SimDuration,
     replicas: BTreeMap<PartitionKey, Replica>,
@@ -312,6 +339,7 @@ impl KafkaBroker {
         broker_session_timeout_ms: u64,
         node_ids: &BTreeMap<String, NodeId>,
         peers: Vec<NodeId>,
+        topics: &[KafkaTopicSpec],
     ) -> KafkaBroker {
         let names: BTreeMap<NodeId, String> = node_ids
             .iter()
@@ -323,6 +351,11 @@ impl KafkaBroker {
             consumer_fetches: 0,
             consumed_records_served: 0,
             spec: spec.clone(),
+            topics: topics
+                .iter()
+                .map(|topic| (topic.name.clone(), topic.clone()))
+                .collect(),
+            retention_deleted_records: 0,
             controller,
             heartbeat_interval: SimDuration::from_millis((broker_session_timeout_ms / 3).max(1)),
             replicas: BTreeMap::new(),
@@ -351,6 +384,45 @@ impl KafkaBroker {
         );
     }
 
+    /// Deletes expired closed segments from the front of every replica's
+    /// log (leaders and followers alike: each broker applies retention to
+    /// its own log, as Kafka's log manager does).
+    fn apply_retention(&mut self, ctx: &mut Context<'_>) {
+        let clock_us = ctx.local_clock().as_micros();
+        for replica in self.replicas.values_mut() {
+            let Some(topic) = self.topics.get(&replica.topic) else {
+                continue;
+            };
+            let Some((new_start, cause)) = retained_log_start(
+                topic,
+                replica.log_start_offset,
+                &replica.log,
+                replica.high_watermark,
+                clock_us,
+            ) else {
+                continue;
+            };
+            let old_start = replica.log_start_offset;
+            let deleted = (new_start - old_start) as usize;
+            replica.log.drain(..deleted.min(replica.log.len()));
+            replica.log_start_offset = new_start;
+            replica.flushed_offset = replica.flushed_offset.max(new_start);
+            self.retention_deleted_records += deleted as u64;
+            ctx.state(format!(
+                "retention ({}) deleted offsets {old_start}..{} of {}-{}: log start is now {new_start}",
+                cause.as_str(),
+                new_start - 1,
+                replica.topic,
+                replica.partition
+            ));
+            ctx.fact(Fact::KafkaLogStart {
+                topic: replica.topic.clone(),
+                partition: replica.partition,
+                log_start_offset: new_start,
+            });
+        }
+    }
+
     fn heartbeat(&self, ctx: &mut Context<'_>) {
         if let Some(controller) = self.controller {
             ctx.send(controller, Payload::KafkaBrokerHeartbeat, 64);
@@ -368,6 +440,7 @@ impl KafkaBroker {
             topic: state.topic.clone(),
             partition: state.partition,
             log: Vec::new(),
+            log_start_offset: 0,
             high_watermark: 0,
             epoch_starts: Vec::new(),
             producers: BTreeMap::new(),
@@ -477,7 +550,7 @@ impl KafkaBroker {
                 }
             }
         }
-        let end = replica.log.len() as u64;
+        let end = replica.log_start_offset + replica.log.len() as u64;
         let mut candidate = end;
         for member in &maximal_isr {
             if *member == me {
@@ -712,7 +785,7 @@ impl KafkaBroker {
             Some(KafkaError::FencedLeaderEpoch)
         } else if requested_epoch > epoch {
             Some(KafkaError::UnknownLeaderEpoch)
-        } else if fetch_offset > replica.log.len() as u64 {
+        } else if fetch_offset > (replica.log_start_offset + replica.log.len() as u64) {
             Some(KafkaError::OffsetOutOfRange)
         } else {
             None
@@ -721,7 +794,7 @@ impl KafkaBroker {
             ctx.send(follower, response(epoch, 0, Vec::new(), Some(error)), 64);
             return;
         }
-        let end = replica.log.len() as u64;
+        let end = replica.log_start_offset + replica.log.len() as u64;
         let mut expand = None;
         if let Some(progress) = leader.followers.get_mut(&follower) {
             // Kafka's rule: caught up now if at our end; or caught up as of
@@ -745,8 +818,12 @@ impl KafkaBroker {
                 expand = Some(isr);
             }
         }
-        let records: Vec<KafkaRecord> = replica.log[fetch_offset as usize
-            ..(end as usize).min(fetch_offset as usize + MAX_KAFKA_RECORDS_PER_FETCH)]
+        // A follower below our log start gets records from the log start
+        // on and starts its log there (Kafka: OFFSET_OUT_OF_RANGE, then
+        // truncate fully and start at the leader's log start offset).
+        let from = fetch_offset.max(replica.log_start_offset);
+        let records: Vec<KafkaRecord> = replica
+            .records_between(from, end.min(from + MAX_KAFKA_RECORDS_PER_FETCH as u64))
             .to_vec();
         if let Some(isr) = expand {
             self.isr_expands += 1;
@@ -789,7 +866,9 @@ impl KafkaBroker {
         let (high_watermark, records, error) = match self.replicas.get(&key) {
             Some(replica) if matches!(replica.role, Role::Leader(_)) => {
                 let end = replica.log_end_offset();
-                if fetch_offset > end {
+                if fetch_offset > end || fetch_offset < replica.log_start_offset {
+                    // Above the end, or below the log start (deleted by
+                    // retention): the consumer resets (auto_offset_reset).
                     (
                         replica.high_watermark,
                         Vec::new(),
@@ -801,7 +880,7 @@ impl KafkaBroker {
                         .min(fetch_offset.saturating_add(u64::from(max_records)))
                         .min(fetch_offset + MAX_KAFKA_RECORDS_PER_FETCH as u64);
                     let records: Vec<KafkaRecord> = if upto > fetch_offset {
-                        replica.log[fetch_offset as usize..upto as usize].to_vec()
+                        replica.records_between(fetch_offset, upto).to_vec()
                     } else {
                         Vec::new()
                     };
@@ -879,7 +958,7 @@ impl KafkaBroker {
                 }
                 continue;
             }
-            let end = replica.log.len() as u64;
+            let end = replica.log_end_offset();
             let lagging: Vec<NodeId> = state
                 .isr
                 .iter()
@@ -924,7 +1003,7 @@ impl KafkaBroker {
                 continue;
             };
             let latest_epoch = replica.latest_epoch();
-            let end = replica.log.len() as u64;
+            let end = replica.log_end_offset();
             let Role::Follower(follower) = &mut replica.role else {
                 continue;
             };
@@ -1035,7 +1114,23 @@ impl KafkaBroker {
             Some(_) => return,
             None => {}
         }
-        if fetch_offset != replica.log.len() as u64 {
+        if let Some(first) = records.first()
+            && fetch_offset < first.offset
+            && fetch_offset == replica.log_end_offset()
+        {
+            // The leader deleted what we lack (retention): our whole log is
+            // below its log start, so start ours there, as Kafka's follower
+            // does (truncate fully and start at the leader's log start).
+            replica.log.clear();
+            replica.log_start_offset = first.offset;
+            replica.high_watermark = replica.high_watermark.max(first.offset);
+            replica.flushed_offset = replica.flushed_offset.max(first.offset);
+            ctx.fact(Fact::KafkaLogStart {
+                topic: replica.topic.clone(),
+                partition: replica.partition,
+                log_start_offset: first.offset,
+            });
+        } else if fetch_offset != replica.log_end_offset() {
             return;
         }
         for record in records {
@@ -1046,7 +1141,7 @@ impl KafkaBroker {
         }
         replica.high_watermark = replica
             .high_watermark
-            .max(high_watermark.min(replica.log.len() as u64));
+            .max(high_watermark.min(replica.log_end_offset()));
         if !records.is_empty() {
             // More may be waiting: fetch again at once rather than next tick.
             self.fetch_all(ctx);
@@ -1110,6 +1205,9 @@ impl Component for KafkaBroker {
         );
         self.arm(ctx, TIMER_FETCH, self.spec.replica_fetch_interval_ms);
         self.arm(ctx, TIMER_ISR_CHECK, self.spec.replica_lag_time_max_ms / 2);
+        if self.topics.values().any(retention_enabled) {
+            self.arm(ctx, TIMER_RETENTION, KAFKA_RETENTION_CHECK_INTERVAL_MS);
+        }
         if self.spec.power_loss_on_crash {
             self.arm(ctx, TIMER_FLUSH, self.spec.page_cache_flush_interval_ms);
         }
@@ -1137,11 +1235,17 @@ impl Component for KafkaBroker {
                 *fetch_offset,
                 *max_records,
             ),
-            Payload::KafkaListOffsets { topic, partition } => {
+            Payload::KafkaListOffsets { topic, partition }
+            | Payload::KafkaListOffsetsEarliest { topic, partition } => {
+                let earliest = matches!(envelope.payload, Payload::KafkaListOffsetsEarliest { .. });
                 let key = (topic.clone(), *partition);
                 let (offset, error) = match self.replicas.get(&key) {
                     Some(replica) if matches!(replica.role, Role::Leader(_)) => {
-                        (replica.high_watermark, None)
+                        if earliest {
+                            (replica.log_start_offset, None)
+                        } else {
+                            (replica.high_watermark, None)
+                        }
                     }
                     _ => (0, Some(KafkaError::NotLeaderOrFollower)),
                 };
@@ -1276,9 +1380,13 @@ impl Component for KafkaBroker {
             }
             TIMER_FLUSH => {
                 for replica in self.replicas.values_mut() {
-                    replica.flushed_offset = replica.log.len() as u64;
+                    replica.flushed_offset = replica.log_end_offset();
                 }
                 self.arm(ctx, TIMER_FLUSH, self.spec.page_cache_flush_interval_ms);
+            }
+            TIMER_RETENTION => {
+                self.apply_retention(ctx);
+                self.arm(ctx, TIMER_RETENTION, KAFKA_RETENTION_CHECK_INTERVAL_MS);
             }
             _ => {}
         }
@@ -1345,6 +1453,10 @@ impl Component for KafkaBroker {
             ("produce_requests", self.produce_requests as f64),
             ("produce_errors", self.produce_errors as f64),
             ("log_records", log_records as f64),
+            (
+                "retention_deleted_records",
+                self.retention_deleted_records as f64,
+            ),
             ("truncated_records", self.truncated_records as f64),
             ("isr_shrinks", self.isr_shrinks as f64),
             ("isr_expands", self.isr_expands as f64),

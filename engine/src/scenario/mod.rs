@@ -170,6 +170,24 @@ pub struct KafkaTopicSpec {
     /// in Kafka since 0.11.
     #[serde(default)]
     pub unclean_leader_election_enable: bool,
+    /// `retention.ms`: closed segments whose newest record is older than
+    /// this are deleted from the front of the log (absent: kept for the
+    /// whole run, as Kafka's 7-day default would be).
+    #[serde(default)]
+    pub retention_ms: Option<u64>,
+    /// `retention.bytes`, per partition: the oldest closed segments are
+    /// deleted while the log without them is still this large (absent: no
+    /// size limit, Kafka's default). Each record counts 64 bytes.
+    #[serde(default)]
+    pub retention_bytes: Option<u64>,
+    /// `segment.bytes`: the log rolls to a new segment at this size;
+    /// retention deletes whole segments only. Kafka's default is 1 GiB.
+    #[serde(default = "default_segment_bytes")]
+    pub segment_bytes: u64,
+}
+
+fn default_segment_bytes() -> u64 {
+    1_073_741_824
 }
 
 fn default_one() -> u32 {

@@ -322,6 +322,32 @@ impl<'a> Validator<'a> {
                     ),
                 );
             }
+            if let Some(retention_ms) = topic.retention_ms {
+                self.duration_ms(&format!("{path}.retention_ms"), retention_ms);
+            }
+            if topic
+                .retention_bytes
+                .is_some_and(|bytes| bytes < u64::from(KAFKA_RECORD_BYTES))
+            {
+                self.problems.push(
+                    format!("{path}.retention_bytes"),
+                    format!(
+                        "expected at least {KAFKA_RECORD_BYTES} (one record), found {}",
+                        topic.retention_bytes.unwrap_or(0)
+                    ),
+                );
+            }
+            if topic.segment_bytes < u64::from(KAFKA_RECORD_BYTES)
+                || topic.segment_bytes > MAX_KAFKA_SEGMENT_BYTES
+            {
+                self.problems.push(
+                    format!("{path}.segment_bytes"),
+                    format!(
+                        "expected {KAFKA_RECORD_BYTES} (one record) to {MAX_KAFKA_SEGMENT_BYTES}, found {}",
+                        topic.segment_bytes
+                    ),
+                );
+            }
         }
     }
 
