@@ -384,6 +384,27 @@ pub enum Payload {
         offset: u64,
         error: Option<KafkaError>,
     },
+    /// Producer → partition leader: a batch of two or more records for one
+    /// partition, appended together at consecutive offsets; idempotence uses
+    /// the first record's sequence as the batch's base sequence. The answer
+    /// is one `KafkaProduceResponse` with the batch's first offset. (A batch
+    /// of one travels as `KafkaProduce`, the same thing on the broker, so that
+    /// traces of unbatched runs keep their encoding.)
+    KafkaProduceBatch {
+        correlation: u64,
+        topic: String,
+        partition: u32,
+        acks: KafkaAcks,
+        records: Vec<KafkaRecord>,
+    },
+    /// Consumer → partition leader: the log start offset (ListOffsets with
+    /// EARLIEST), for `auto_offset_reset = earliest` after OFFSET_OUT_OF_RANGE
+    /// (retention may have deleted the front of the log). Answered with
+    /// `KafkaListOffsetsResponse`.
+    KafkaListOffsetsEarliest {
+        topic: String,
+        partition: u32,
+    },
 }
 
 /// A span of a request tree: the node that issued a request and its id there.
@@ -493,6 +514,8 @@ pub enum KafkaError {
     UnknownMemberId,
     /// The member's generation is not the group's.
     IllegalGeneration,
+    /// A produce request with no record (Kafka's CORRUPT_MESSAGE for a bad batch).
+    CorruptMessage,
 }
 
 impl KafkaError {
@@ -510,12 +533,13 @@ impl KafkaError {
             KafkaError::RebalanceInProgress => "REBALANCE_IN_PROGRESS",
             KafkaError::UnknownMemberId => "UNKNOWN_MEMBER_ID",
             KafkaError::IllegalGeneration => "ILLEGAL_GENERATION",
+            KafkaError::CorruptMessage => "CORRUPT_MESSAGE",
         }
     }
 
     /// A producer may retry these (Kafka's `RetriableException`s).
     pub fn retriable(self) -> bool {
-        !matches!(self, KafkaError::LogFull)
+        !matches!(self, KafkaError::LogFull | KafkaError::CorruptMessage)
     }
 
     /// True when the record may be in the log although the request failed.
@@ -532,9 +556,9 @@ impl Payload {
         match self {
             Payload::Request { .. } => MessageClass::Request,
             Payload::Response { .. } => MessageClass::Response,
-            Payload::KafkaProduce { .. } | Payload::KafkaProduceResponse { .. } => {
-                MessageClass::Publish
-            }
+            Payload::KafkaProduce { .. }
+            | Payload::KafkaProduceResponse { .. }
+            | Payload::KafkaProduceBatch { .. } => MessageClass::Publish,
             Payload::KafkaFetch { .. }
             | Payload::KafkaFetchResponse { .. }
             | Payload::KafkaEpochEndOffset { .. }
@@ -576,6 +600,7 @@ impl Payload {
             | Payload::RabbitConnectionClose { .. } => MessageClass::Control,
             Payload::KafkaConsumerFetch { .. }
             | Payload::KafkaListOffsets { .. }
+            | Payload::KafkaListOffsetsEarliest { .. }
             | Payload::KafkaOffsetCommit { .. }
             | Payload::KafkaOffsetFetch { .. } => MessageClass::Request,
             Payload::KafkaConsumerFetchResponse { .. }
@@ -1031,6 +1056,28 @@ impl fmt::Display for Payload {
                 "list_offsets {topic}-{partition} offset={offset}{}",
                 error_suffix(*error)
             ),
+            Payload::KafkaProduceBatch {
+                correlation,
+                topic,
+                partition,
+                acks,
+                records,
+            } => {
+                let first = records.first();
+                write!(
+                    formatter,
+                    "produce c={correlation} {topic}-{partition} acks={} batch of {} pid={} base_seq={} values={}..{}",
+                    acks.as_str(),
+                    records.len(),
+                    first.map_or(0, |record| record.producer_id),
+                    first.map_or(0, |record| record.sequence),
+                    first.map_or(0, |record| record.value),
+                    records.last().map_or(0, |record| record.value),
+                )
+            }
+            Payload::KafkaListOffsetsEarliest { topic, partition } => {
+                write!(formatter, "list_offsets? {topic}-{partition} earliest")
+            }
         }
     }
 }

@@ -334,6 +334,13 @@ pub enum Fact {
         offset: u64,
         member_id: u64,
     },
+    /// Retention deleted whole segments from the front of a replica's log:
+    /// offsets below `log_start_offset` are gone (not lost: deleted by policy).
+    KafkaLogStart {
+        topic: String,
+        partition: u32,
+        log_start_offset: u64,
+    },
 }
 
 impl TraceEvent {
@@ -453,6 +460,14 @@ impl TraceEvent {
                     } => write!(
                         line,
                         "high_watermark {topic}-{partition} hw={high_watermark}"
+                    ),
+                    Fact::KafkaLogStart {
+                        topic,
+                        partition,
+                        log_start_offset,
+                    } => write!(
+                        line,
+                        "log_start {topic}-{partition} log_start_offset={log_start_offset} (older segments deleted by retention)"
                     ),
                     Fact::KafkaLeader {
                         topic,

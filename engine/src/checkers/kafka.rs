@@ -185,6 +185,35 @@ impl LogModel {
                     removed,
                 }
             }
+            Fact::KafkaLogStart {
+                topic,
+                partition,
+                log_start_offset,
+            } => {
+                // Retention deletes by policy, not by loss: the model keeps
+                // deleted entries. A follower that starts its log at the
+                // leader's log start skipped entries it never fetched; they
+                // are the ones the longest replica model holds there.
+                let model = self
+                    .partitions
+                    .entry((topic.clone(), *partition))
+                    .or_default();
+                let start = *log_start_offset as usize;
+                let longest = model
+                    .replicas
+                    .values()
+                    .filter(|log| log.len() >= start)
+                    .map(|log| log[..start].to_vec())
+                    .next();
+                let log = model.replicas.entry(*node).or_default();
+                if log.len() < start
+                    && let Some(longest) = longest
+                {
+                    let have = log.len();
+                    log.extend_from_slice(&longest[have..]);
+                }
+                Observed::Nothing
+            }
             Fact::KafkaHighWatermark {
                 topic,
                 partition,

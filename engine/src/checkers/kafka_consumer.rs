@@ -266,6 +266,8 @@ struct GapOrigin {
     time: SimTime,
     event_seq: u64,
     node: NodeId,
+    /// The partition's log start (largest any replica reported) then.
+    log_start: u64,
 }
 
 #[derive(Default)]
@@ -284,6 +286,10 @@ struct GroupPartitionProgress {
 pub struct KafkaGroupSkippedOffsets {
     progress: BTreeMap<GroupPartition, GroupPartitionProgress>,
     node_names: Vec<String>,
+    /// Largest log start offset reported per partition (retention), so a
+    /// skip over deleted records is explained as such. One entry per
+    /// partition: bounded by the topics' partition counts.
+    log_starts: BTreeMap<(String, u32), u64>,
 }
 
 impl KafkaGroupSkippedOffsets {
@@ -312,6 +318,23 @@ impl Checker for KafkaGroupSkippedOffsets {
             self.decide(event.time, violations);
             return;
         }
+        if let TraceKind::Fact {
+            fact:
+                Fact::KafkaLogStart {
+                    topic,
+                    partition,
+                    log_start_offset,
+                },
+            ..
+        } = &event.kind
+        {
+            let known = self
+                .log_starts
+                .entry((topic.clone(), *partition))
+                .or_default();
+            *known = (*known).max(*log_start_offset);
+            return;
+        }
         let TraceKind::Fact {
             node,
             fact:
@@ -325,6 +348,11 @@ impl Checker for KafkaGroupSkippedOffsets {
         else {
             return;
         };
+        let log_start = self
+            .log_starts
+            .get(&(topic.clone(), *partition))
+            .copied()
+            .unwrap_or(0);
         let progress = self
             .progress
             .entry((group.clone(), topic.clone(), *partition))
@@ -337,6 +365,7 @@ impl Checker for KafkaGroupSkippedOffsets {
                 time: event.time,
                 event_seq: event.seq,
                 node: *node,
+                log_start,
             });
         }
     }
@@ -353,13 +382,20 @@ impl KafkaGroupSkippedOffsets {
                 let by = origin.map_or("a member".to_string(), |origin| {
                     name_of(&self.node_names, origin.node)
                 });
+                let why = match origin {
+                    Some(origin) if origin.log_start >= stop => format!(
+                        "lost to retention: deleted before the group read them (log start had moved to {})",
+                        origin.log_start
+                    ),
+                    _ => "skipped (at-most-once)".to_string(),
+                };
                 found.push((
                     origin.map_or((end, u64::MAX), |origin| (origin.time, origin.event_seq)),
                     Violation {
                         time: origin.map_or(end, |origin| origin.time),
                         event_seq: origin.map(|origin| origin.event_seq),
                         detail: format!(
-                            "group {group} never processed {topic}-{partition} offsets {start}..{} ({} record(s)), yet {by} went on from offset {stop}: skipped (at-most-once)",
+                            "group {group} never processed {topic}-{partition} offsets {start}..{} ({} record(s)), yet {by} went on from offset {stop}: {why}",
                             stop - 1,
                             stop - start
                         ),
@@ -491,7 +527,8 @@ impl Checker for KafkaOrderPerKey {
             .entry((group.clone(), topic.clone(), *partition))
             .or_default()
             .insert(record.offset);
-        if !first_time {
+        if !first_time || record.key == crate::components::kafka_partitioner::NO_KEY {
+            // Keyless records promise no order across partitions.
             return;
         }
         let key = (group.clone(), record.producer_id, record.key);

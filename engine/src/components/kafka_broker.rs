@@ -25,12 +25,14 @@
 
 use crate::component::{Component, ComponentView, Context, TimerTag};
 use crate::components::kafka_group_coordinator::GroupCoordinator;
+use crate::components::kafka_retention::{retained_log_start, retention_enabled};
 use crate::message::{Envelope, KafkaError, KafkaPartitionState, KafkaRecord, NodeId, Payload};
+use crate::scenario::limits::KAFKA_RETENTION_CHECK_INTERVAL_MS;
 use crate::scenario::limits::{
     MAX_KAFKA_PENDING_ACKS_PER_PARTITION, MAX_KAFKA_RECORDS_PER_FETCH,
     MAX_KAFKA_RECORDS_PER_PARTITION,
 };
-use crate::scenario::{KafkaAcks, KafkaBrokerSpec};
+use crate::scenario::{KafkaAcks, KafkaBrokerSpec, KafkaTopicSpec};
 use crate::time::{SimDuration, SimTime};
 use crate::trace::{Fact, TruncateReason};
 use std::collections::{BTreeMap, VecDeque};
@@ -40,6 +42,7 @@ const TIMER_FETCH: u32 = 2;
 const TIMER_ISR_CHECK: u32 = 3;
 const TIMER_FLUSH: u32 = 4;
 const TIMER_GROUPS: u32 = 5;
+const TIMER_RETENTION: u32 = 6;
 /// How often the group coordinator looks for expired members and overdue
 /// rebalances (Kafka uses a timer per member; 100 ms is fine-grained enough
 /// next to session timeouts of seconds).
@@ -60,8 +63,71 @@ type PartitionKey = (String, u32);
 struct ProducerEntry {
     epoch: u32,
     last_sequence: u32,
-    /// (sequence, offset) of the latest batches, oldest first.
-    recent: VecDeque<(u32, u64)>,
+    /// The latest batches, oldest first (at most `PRODUCER_BATCH_CACHE`).
+    recent: VecDeque<ProducerBatchEntry>,
+}
+
+/// What the leader remembers of one appended batch for deduplication, as
+/// Kafka's `ProducerStateEntry` keeps batch metadata.
+#[derive(Clone, Copy, Debug)]
+struct ProducerBatchEntry {
+    first_sequence: u32,
+    last_sequence: u32,
+    first_offset: u64,
+}
+
+impl ProducerEntry {
+    /// Notes an appended record. The leader knows batch boundaries
+    /// (`starts_batch`); a follower or a rebuild from the log does not (the
+    /// log here keeps records, not batches), so it extends the latest entry
+    /// while sequences and offsets run on: a run is at least one batch, so
+    /// the dedup window is never smaller than Kafka's five batches.
+    fn note(&mut self, record: &KafkaRecord, starts_batch: Option<bool>) {
+        if record.producer_epoch != self.epoch {
+            *self = ProducerEntry {
+                epoch: record.producer_epoch,
+                ..ProducerEntry::default()
+            };
+        }
+        let continues = self.recent.back().is_some_and(|entry| {
+            entry.last_sequence.wrapping_add(1) == record.sequence
+                && entry.first_offset
+                    + u64::from(entry.last_sequence.wrapping_sub(entry.first_sequence))
+                    + 1
+                    == record.offset
+        });
+        let extend = match starts_batch {
+            Some(starts_batch) => !starts_batch && continues,
+            None => continues,
+        };
+        self.last_sequence = record.sequence;
+        if extend && let Some(entry) = self.recent.back_mut() {
+            entry.last_sequence = record.sequence;
+            return;
+        }
+        self.recent.push_back(ProducerBatchEntry {
+            first_sequence: record.sequence,
+            last_sequence: record.sequence,
+            first_offset: record.offset,
+        });
+        if self.recent.len() > PRODUCER_BATCH_CACHE {
+            self.recent.pop_front();
+        }
+    }
+
+    /// The offset at which the batch starting at `first_sequence` was
+    /// appended, if it is one of the remembered batches.
+    fn duplicate_of(&self, first_sequence: u32) -> Option<u64> {
+        self.recent
+            .iter()
+            .find(|entry| {
+                first_sequence.wrapping_sub(entry.first_sequence)
+                    <= entry.last_sequence.wrapping_sub(entry.first_sequence)
+            })
+            .map(|entry| {
+                entry.first_offset + u64::from(first_sequence.wrapping_sub(entry.first_sequence))
+            })
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -75,7 +141,10 @@ struct FollowerProgress {
 
 #[derive(Clone, Debug)]
 struct PendingAck {
+    /// The batch's first offset (what the answer carries).
     offset: u64,
+    /// Answered once the high watermark passes the batch's last record.
+    last_offset: u64,
     producer: NodeId,
     correlation: u64,
 }
@@ -109,8 +178,12 @@ enum Role {
 struct Replica {
     topic: String,
     partition: u32,
-    /// Durable (page cache): survives a process crash.
+    /// Durable (page cache): survives a process crash. Holds the records
+    /// from `log_start_offset` on, one per offset.
     log: Vec<KafkaRecord>,
+    /// The first offset still in the log: retention deletes whole segments
+    /// from the front and moves it on (Kafka checkpoints it, so it is durable).
+    log_start_offset: u64,
     high_watermark: u64,
     /// (leader epoch, first offset), ascending: the leader-epoch cache.
     epoch_starts: Vec<(u32, u64)>,
@@ -124,7 +197,14 @@ struct Replica {
 
 impl Replica {
     fn log_end_offset(&self) -> u64 {
-        self.log.len() as u64
+        self.log_start_offset + self.log.len() as u64
+    }
+
+    /// The records in `[from, to)`, clamped to what the log holds.
+    fn records_between(&self, from: u64, to: u64) -> &[KafkaRecord] {
+        let start = from.saturating_sub(self.log_start_offset) as usize;
+        let end = (to.saturating_sub(self.log_start_offset) as usize).min(self.log.len());
+        self.log.get(start..end.max(start)).unwrap_or(&[])
     }
 
     fn latest_epoch(&self) -> Option<u32> {
@@ -156,21 +236,15 @@ impl Replica {
         }
     }
 
-    fn append(&mut self, ctx: &mut Context<'_>, record: KafkaRecord) {
+    /// Appends one record; `starts_batch` is known on the leader only (see
+    /// `ProducerEntry::note`).
+    fn append(&mut self, ctx: &mut Context<'_>, record: KafkaRecord, starts_batch: Option<bool>) {
         self.assign_epoch(record.leader_epoch, record.offset);
         if record.sequence != NO_SEQUENCE {
-            let entry = self.producers.entry(record.producer_id).or_default();
-            if record.producer_epoch != entry.epoch {
-                *entry = ProducerEntry {
-                    epoch: record.producer_epoch,
-                    ..ProducerEntry::default()
-                };
-            }
-            entry.last_sequence = record.sequence;
-            entry.recent.push_back((record.sequence, record.offset));
-            if entry.recent.len() > PRODUCER_BATCH_CACHE {
-                entry.recent.pop_front();
-            }
+            self.producers
+                .entry(record.producer_id)
+                .or_default()
+                .note(&record, starts_batch);
         }
         ctx.fact(Fact::KafkaAppend {
             topic: self.topic.clone(),
@@ -186,11 +260,20 @@ impl Replica {
         if to_offset >= end {
             return;
         }
-        let removed: Vec<u64> = self.log[to_offset as usize..]
+        let removed: Vec<u64> = self
+            .records_between(to_offset, end)
             .iter()
             .map(|record| record.value)
             .collect();
-        self.log.truncate(to_offset as usize);
+        if to_offset < self.log_start_offset {
+            // Below our log start (a follower far behind a new leader):
+            // Kafka truncates fully and starts again at that offset.
+            self.log.clear();
+            self.log_start_offset = to_offset;
+        } else {
+            self.log
+                .truncate((to_offset - self.log_start_offset) as usize);
+        }
         self.epoch_starts.retain(|(_, start)| *start < to_offset);
         self.high_watermark = self.high_watermark.min(to_offset);
         self.flushed_offset = self.flushed_offset.min(to_offset);
@@ -199,18 +282,10 @@ impl Replica {
         let log = std::mem::take(&mut self.log);
         for record in &log {
             if record.sequence != NO_SEQUENCE {
-                let entry = self.producers.entry(record.producer_id).or_default();
-                if record.producer_epoch != entry.epoch {
-                    *entry = ProducerEntry {
-                        epoch: record.producer_epoch,
-                        ..ProducerEntry::default()
-                    };
-                }
-                entry.last_sequence = record.sequence;
-                entry.recent.push_back((record.sequence, record.offset));
-                if entry.recent.len() > PRODUCER_BATCH_CACHE {
-                    entry.recent.pop_front();
-                }
+                self.producers
+                    .entry(record.producer_id)
+                    .or_default()
+                    .note(record, None);
             }
         }
         self.log = log;
@@ -236,6 +311,10 @@ impl Replica {
 
 pub struct KafkaBroker {
     spec: KafkaBrokerSpec,
+    /// Topic configurations (static cluster metadata every broker holds).
+    topics: BTreeMap<String, KafkaTopicSpec>,
+    /// Records retention deleted from this broker's replicas.
+    retention_deleted_records: u64,
     controller: Option<NodeId>,
     heartbeat_interval: SimDuration,
     replicas: BTreeMap<PartitionKey, Replica>,
@@ -260,6 +339,7 @@ impl KafkaBroker {
         broker_session_timeout_ms: u64,
         node_ids: &BTreeMap<String, NodeId>,
         peers: Vec<NodeId>,
+        topics: &[KafkaTopicSpec],
     ) -> KafkaBroker {
         let names: BTreeMap<NodeId, String> = node_ids
             .iter()
@@ -271,6 +351,11 @@ impl KafkaBroker {
             consumer_fetches: 0,
             consumed_records_served: 0,
             spec: spec.clone(),
+            topics: topics
+                .iter()
+                .map(|topic| (topic.name.clone(), topic.clone()))
+                .collect(),
+            retention_deleted_records: 0,
             controller,
             heartbeat_interval: SimDuration::from_millis((broker_session_timeout_ms / 3).max(1)),
             replicas: BTreeMap::new(),
@@ -299,6 +384,45 @@ impl KafkaBroker {
         );
     }
 
+    /// Deletes expired closed segments from the front of every replica's
+    /// log (leaders and followers alike: each broker applies retention to
+    /// its own log, as Kafka's log manager does).
+    fn apply_retention(&mut self, ctx: &mut Context<'_>) {
+        let clock_us = ctx.local_clock().as_micros();
+        for replica in self.replicas.values_mut() {
+            let Some(topic) = self.topics.get(&replica.topic) else {
+                continue;
+            };
+            let Some((new_start, cause)) = retained_log_start(
+                topic,
+                replica.log_start_offset,
+                &replica.log,
+                replica.high_watermark,
+                clock_us,
+            ) else {
+                continue;
+            };
+            let old_start = replica.log_start_offset;
+            let deleted = (new_start - old_start) as usize;
+            replica.log.drain(..deleted.min(replica.log.len()));
+            replica.log_start_offset = new_start;
+            replica.flushed_offset = replica.flushed_offset.max(new_start);
+            self.retention_deleted_records += deleted as u64;
+            ctx.state(format!(
+                "retention ({}) deleted offsets {old_start}..{} of {}-{}: log start is now {new_start}",
+                cause.as_str(),
+                new_start - 1,
+                replica.topic,
+                replica.partition
+            ));
+            ctx.fact(Fact::KafkaLogStart {
+                topic: replica.topic.clone(),
+                partition: replica.partition,
+                log_start_offset: new_start,
+            });
+        }
+    }
+
     fn heartbeat(&self, ctx: &mut Context<'_>) {
         if let Some(controller) = self.controller {
             ctx.send(controller, Payload::KafkaBrokerHeartbeat, 64);
@@ -316,6 +440,7 @@ impl KafkaBroker {
             topic: state.topic.clone(),
             partition: state.partition,
             log: Vec::new(),
+            log_start_offset: 0,
             high_watermark: 0,
             epoch_starts: Vec::new(),
             producers: BTreeMap::new(),
@@ -425,7 +550,7 @@ impl KafkaBroker {
                 }
             }
         }
-        let end = replica.log.len() as u64;
+        let end = replica.log_start_offset + replica.log.len() as u64;
         let mut candidate = end;
         for member in &maximal_isr {
             if *member == me {
@@ -451,7 +576,7 @@ impl KafkaBroker {
         while leader
             .pending_acks
             .front()
-            .is_some_and(|pending| pending.offset < high_watermark)
+            .is_some_and(|pending| pending.last_offset < high_watermark)
         {
             let Some(pending) = leader.pending_acks.pop_front() else {
                 break;
@@ -481,10 +606,10 @@ impl KafkaBroker {
         correlation: u64,
         key: PartitionKey,
         acks: KafkaAcks,
-        record: &KafkaRecord,
+        records: &[KafkaRecord],
     ) {
         self.produce_requests += 1;
-        let outcome = self.produce_outcome(ctx, from, correlation, &key, acks, record);
+        let outcome = self.produce_outcome(ctx, from, correlation, &key, acks, records);
         let (offset, error) = match outcome {
             ProduceOutcome::Respond { offset, error } => (offset, error),
             ProduceOutcome::Wait => {
@@ -521,11 +646,14 @@ impl KafkaBroker {
         correlation: u64,
         key: &PartitionKey,
         acks: KafkaAcks,
-        record: &KafkaRecord,
+        records: &[KafkaRecord],
     ) -> ProduceOutcome {
         let refuse = |error| ProduceOutcome::Respond {
             offset: 0,
             error: Some(error),
+        };
+        let Some(first) = records.first() else {
+            return refuse(KafkaError::CorruptMessage);
         };
         let Some(replica) = self.replicas.get_mut(key) else {
             return refuse(KafkaError::NotLeaderOrFollower);
@@ -541,44 +669,45 @@ impl KafkaBroker {
         {
             return refuse(KafkaError::RequestTimedOut);
         }
-        // Idempotence: a batch already in the log is answered, not appended again.
+        // Idempotence, per batch: the batch's base sequence identifies it; a
+        // batch already in the log is answered, not appended again.
         let mut existing = None;
-        if record.sequence != NO_SEQUENCE
-            && let Some(entry) = replica.producers.get(&record.producer_id)
-            && entry.epoch == record.producer_epoch
+        if first.sequence != NO_SEQUENCE
+            && let Some(entry) = replica.producers.get(&first.producer_id)
+            && entry.epoch == first.producer_epoch
         {
-            if let Some((_, offset)) = entry
-                .recent
-                .iter()
-                .find(|(sequence, _)| *sequence == record.sequence)
-            {
-                existing = Some(*offset);
-            } else if record.sequence != entry.last_sequence.wrapping_add(1) {
+            if let Some(offset) = entry.duplicate_of(first.sequence) {
+                existing = Some(offset);
+            } else if first.sequence != entry.last_sequence.wrapping_add(1) {
                 return refuse(KafkaError::OutOfOrderSequence);
             }
         }
+        let batch_length = records.len() as u64;
         let offset = match existing {
             Some(offset) => {
                 ctx.state(format!(
                     "duplicate produce from pid={} seq={} on {}-{}: already at offset {offset}, not appended",
-                    record.producer_id, record.sequence, key.0, key.1
+                    first.producer_id, first.sequence, key.0, key.1
                 ));
                 offset
             }
             None => {
-                if replica.log.len() >= MAX_KAFKA_RECORDS_PER_PARTITION {
+                if replica.log.len() + records.len() > MAX_KAFKA_RECORDS_PER_PARTITION {
                     return refuse(KafkaError::LogFull);
                 }
                 let leader_epoch = state.leader_epoch;
                 let offset = replica.log_end_offset();
-                replica.append(
-                    ctx,
-                    KafkaRecord {
-                        offset,
-                        leader_epoch,
-                        ..record.clone()
-                    },
-                );
+                for (index, record) in records.iter().enumerate() {
+                    replica.append(
+                        ctx,
+                        KafkaRecord {
+                            offset: offset + index as u64,
+                            leader_epoch,
+                            ..record.clone()
+                        },
+                        Some(index == 0),
+                    );
+                }
                 offset
             }
         };
@@ -591,6 +720,7 @@ impl KafkaBroker {
                 if let Role::Leader(leader) = &mut replica.role {
                     leader.pending_acks.push_back(PendingAck {
                         offset,
+                        last_offset: offset + batch_length - 1,
                         producer: from,
                         correlation,
                     });
@@ -655,7 +785,7 @@ impl KafkaBroker {
             Some(KafkaError::FencedLeaderEpoch)
         } else if requested_epoch > epoch {
             Some(KafkaError::UnknownLeaderEpoch)
-        } else if fetch_offset > replica.log.len() as u64 {
+        } else if fetch_offset > (replica.log_start_offset + replica.log.len() as u64) {
             Some(KafkaError::OffsetOutOfRange)
         } else {
             None
@@ -664,7 +794,7 @@ impl KafkaBroker {
             ctx.send(follower, response(epoch, 0, Vec::new(), Some(error)), 64);
             return;
         }
-        let end = replica.log.len() as u64;
+        let end = replica.log_start_offset + replica.log.len() as u64;
         let mut expand = None;
         if let Some(progress) = leader.followers.get_mut(&follower) {
             // Kafka's rule: caught up now if at our end; or caught up as of
@@ -688,8 +818,12 @@ impl KafkaBroker {
                 expand = Some(isr);
             }
         }
-        let records: Vec<KafkaRecord> = replica.log[fetch_offset as usize
-            ..(end as usize).min(fetch_offset as usize + MAX_KAFKA_RECORDS_PER_FETCH)]
+        // A follower below our log start gets records from the log start
+        // on and starts its log there (Kafka: OFFSET_OUT_OF_RANGE, then
+        // truncate fully and start at the leader's log start offset).
+        let from = fetch_offset.max(replica.log_start_offset);
+        let records: Vec<KafkaRecord> = replica
+            .records_between(from, end.min(from + MAX_KAFKA_RECORDS_PER_FETCH as u64))
             .to_vec();
         if let Some(isr) = expand {
             self.isr_expands += 1;
@@ -732,7 +866,9 @@ impl KafkaBroker {
         let (high_watermark, records, error) = match self.replicas.get(&key) {
             Some(replica) if matches!(replica.role, Role::Leader(_)) => {
                 let end = replica.log_end_offset();
-                if fetch_offset > end {
+                if fetch_offset > end || fetch_offset < replica.log_start_offset {
+                    // Above the end, or below the log start (deleted by
+                    // retention): the consumer resets (auto_offset_reset).
                     (
                         replica.high_watermark,
                         Vec::new(),
@@ -744,7 +880,7 @@ impl KafkaBroker {
                         .min(fetch_offset.saturating_add(u64::from(max_records)))
                         .min(fetch_offset + MAX_KAFKA_RECORDS_PER_FETCH as u64);
                     let records: Vec<KafkaRecord> = if upto > fetch_offset {
-                        replica.log[fetch_offset as usize..upto as usize].to_vec()
+                        replica.records_between(fetch_offset, upto).to_vec()
                     } else {
                         Vec::new()
                     };
@@ -822,7 +958,7 @@ impl KafkaBroker {
                 }
                 continue;
             }
-            let end = replica.log.len() as u64;
+            let end = replica.log_end_offset();
             let lagging: Vec<NodeId> = state
                 .isr
                 .iter()
@@ -867,7 +1003,7 @@ impl KafkaBroker {
                 continue;
             };
             let latest_epoch = replica.latest_epoch();
-            let end = replica.log.len() as u64;
+            let end = replica.log_end_offset();
             let Role::Follower(follower) = &mut replica.role else {
                 continue;
             };
@@ -978,18 +1114,34 @@ impl KafkaBroker {
             Some(_) => return,
             None => {}
         }
-        if fetch_offset != replica.log.len() as u64 {
+        if let Some(first) = records.first()
+            && fetch_offset < first.offset
+            && fetch_offset == replica.log_end_offset()
+        {
+            // The leader deleted what we lack (retention): our whole log is
+            // below its log start, so start ours there, as Kafka's follower
+            // does (truncate fully and start at the leader's log start).
+            replica.log.clear();
+            replica.log_start_offset = first.offset;
+            replica.high_watermark = replica.high_watermark.max(first.offset);
+            replica.flushed_offset = replica.flushed_offset.max(first.offset);
+            ctx.fact(Fact::KafkaLogStart {
+                topic: replica.topic.clone(),
+                partition: replica.partition,
+                log_start_offset: first.offset,
+            });
+        } else if fetch_offset != replica.log_end_offset() {
             return;
         }
         for record in records {
             if replica.log.len() >= MAX_KAFKA_RECORDS_PER_PARTITION {
                 break;
             }
-            replica.append(ctx, record.clone());
+            replica.append(ctx, record.clone(), None);
         }
         replica.high_watermark = replica
             .high_watermark
-            .max(high_watermark.min(replica.log.len() as u64));
+            .max(high_watermark.min(replica.log_end_offset()));
         if !records.is_empty() {
             // More may be waiting: fetch again at once rather than next tick.
             self.fetch_all(ctx);
@@ -1053,6 +1205,9 @@ impl Component for KafkaBroker {
         );
         self.arm(ctx, TIMER_FETCH, self.spec.replica_fetch_interval_ms);
         self.arm(ctx, TIMER_ISR_CHECK, self.spec.replica_lag_time_max_ms / 2);
+        if self.topics.values().any(retention_enabled) {
+            self.arm(ctx, TIMER_RETENTION, KAFKA_RETENTION_CHECK_INTERVAL_MS);
+        }
         if self.spec.power_loss_on_crash {
             self.arm(ctx, TIMER_FLUSH, self.spec.page_cache_flush_interval_ms);
         }
@@ -1080,11 +1235,17 @@ impl Component for KafkaBroker {
                 *fetch_offset,
                 *max_records,
             ),
-            Payload::KafkaListOffsets { topic, partition } => {
+            Payload::KafkaListOffsets { topic, partition }
+            | Payload::KafkaListOffsetsEarliest { topic, partition } => {
+                let earliest = matches!(envelope.payload, Payload::KafkaListOffsetsEarliest { .. });
                 let key = (topic.clone(), *partition);
                 let (offset, error) = match self.replicas.get(&key) {
                     Some(replica) if matches!(replica.role, Role::Leader(_)) => {
-                        (replica.high_watermark, None)
+                        if earliest {
+                            (replica.log_start_offset, None)
+                        } else {
+                            (replica.high_watermark, None)
+                        }
                     }
                     _ => (0, Some(KafkaError::NotLeaderOrFollower)),
                 };
@@ -1116,7 +1277,21 @@ impl Component for KafkaBroker {
                 *correlation,
                 (topic.clone(), *partition),
                 *acks,
-                record,
+                std::slice::from_ref(record),
+            ),
+            Payload::KafkaProduceBatch {
+                correlation,
+                topic,
+                partition,
+                acks,
+                records,
+            } => self.produce(
+                ctx,
+                from,
+                *correlation,
+                (topic.clone(), *partition),
+                *acks,
+                records,
             ),
             Payload::KafkaFetch {
                 topic,
@@ -1205,9 +1380,13 @@ impl Component for KafkaBroker {
             }
             TIMER_FLUSH => {
                 for replica in self.replicas.values_mut() {
-                    replica.flushed_offset = replica.log.len() as u64;
+                    replica.flushed_offset = replica.log_end_offset();
                 }
                 self.arm(ctx, TIMER_FLUSH, self.spec.page_cache_flush_interval_ms);
+            }
+            TIMER_RETENTION => {
+                self.apply_retention(ctx);
+                self.arm(ctx, TIMER_RETENTION, KAFKA_RETENTION_CHECK_INTERVAL_MS);
             }
             _ => {}
         }
@@ -1274,6 +1453,10 @@ impl Component for KafkaBroker {
             ("produce_requests", self.produce_requests as f64),
             ("produce_errors", self.produce_errors as f64),
             ("log_records", log_records as f64),
+            (
+                "retention_deleted_records",
+                self.retention_deleted_records as f64,
+            ),
             ("truncated_records", self.truncated_records as f64),
             ("isr_shrinks", self.isr_shrinks as f64),
             ("isr_expands", self.isr_expands as f64),

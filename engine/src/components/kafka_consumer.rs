@@ -772,6 +772,31 @@ impl KafkaConsumer {
         }
         owned.fetch_sent_at = None;
         match error {
+            Some(KafkaError::OffsetOutOfRange)
+                if self.spec.auto_offset_reset == KafkaOffsetReset::Earliest =>
+            {
+                // Kafka resets to the log start, which retention may have
+                // moved past 0: ask the leader where the log starts now.
+                let leader = self.leaders.get(partition as usize).copied().flatten();
+                owned.buffer.clear();
+                owned.position = None;
+                owned.offset_request_sent_at = Some(ctx.now());
+                if let Some(leader) = leader {
+                    ctx.send(
+                        leader,
+                        Payload::KafkaListOffsetsEarliest {
+                            topic: self.spec.topic.clone(),
+                            partition,
+                        },
+                        48,
+                    );
+                }
+                ctx.state(format!(
+                    "{}-{partition}: offset {fetch_offset} out of range (deleted by retention or truncated); auto_offset_reset=earliest (the log start)",
+                    self.spec.topic
+                ));
+                return;
+            }
             Some(KafkaError::OffsetOutOfRange) => {
                 self.reset_position(
                     ctx,

@@ -629,6 +629,9 @@ mod tests {
                 replication_factor: 3,
                 min_insync_replicas: 2,
                 unclean_leader_election_enable: unclean,
+                retention_ms: None,
+                retention_bytes: None,
+                segment_bytes: 1_073_741_824,
             }],
             broker_session_timeout_ms: 6_000,
         }

@@ -1,4 +1,8 @@
-//! Kafka's producer partitioners: murmur2 of the key bytes (the default for keyed records, bit-exact with Kafka's `Utils.murmur2`) and round robin.
+//! Kafka's producer partitioners: murmur2 of the key bytes (the default for keyed records, bit-exact with Kafka's `Utils.murmur2`); keyless records (`NO_KEY`) go sticky (KIP-480, in the producer) or round robin.
+
+/// The key of a keyless record (Kafka's null key). Such records are not
+/// hashed: the sticky partitioner (KIP-480) or round robin places them.
+pub const NO_KEY: u32 = u32::MAX;
 
 /// Kafka's `Utils.murmur2`: MurmurHash2, 32-bit, seed 0x9747b28c, with the
 /// tail mixed the Java way (bytes as unsigned, little-endian words).

@@ -8,6 +8,7 @@ pub mod kafka_controller;
 pub mod kafka_group_coordinator;
 pub mod kafka_partitioner;
 pub mod kafka_producer;
+pub mod kafka_retention;
 pub mod load_generator;
 pub mod rabbit_broker;
 pub mod rabbit_consumer;
@@ -57,17 +58,19 @@ pub fn build_component(
                         Some((
                             node_ids.get(&other.id).copied(),
                             controller.broker_session_timeout_ms,
+                            controller.topics.as_slice(),
                         ))
                     }
                     _ => None,
                 });
-            let (controller, session_timeout_ms) = controller.unwrap_or((None, 6_000));
+            let (controller, session_timeout_ms, topics) = controller.unwrap_or((None, 6_000, &[]));
             Box::new(kafka_broker::KafkaBroker::new(
                 spec,
                 controller,
                 session_timeout_ms,
                 node_ids,
                 kafka_group_coordinator::peer_brokers(scenario, &node.id, node_ids),
+                topics,
             ))
         }
         ComponentSpec::KafkaProducer(spec) => {

@@ -41,9 +41,9 @@ pub const TRACE_RING_CAPACITY: usize = 10_000;
 /// Kafka: topics per controller and partitions per topic.
 pub const MAX_KAFKA_TOPICS: usize = 64;
 pub const MAX_KAFKA_PARTITIONS_PER_TOPIC: u32 = 256;
-/// Kafka: records kept per partition replica. The simulator keeps every record
-/// (no retention, so offsets stay indexes and checkers can see the whole
-/// history); a leader whose log is full refuses writes with `LOG_FULL`.
+/// Kafka: records kept per partition replica (retention, when a topic sets
+/// it, frees room by deleting old segments); a leader whose log is full
+/// refuses writes with `LOG_FULL`.
 pub const MAX_KAFKA_RECORDS_PER_PARTITION: usize = 100_000;
 /// Kafka: records one follower fetch returns at most (`replica.fetch.max.bytes` stand-in).
 pub const MAX_KAFKA_RECORDS_PER_FETCH: usize = 200;
@@ -102,6 +102,21 @@ pub const MAX_RABBIT_CONCURRENCY: u32 = 1_000;
 pub const MAX_RABBIT_DEDUP_WINDOW: u32 = 1_000_000;
 /// RabbitMQ checkers: messages tracked at once (beyond it new ones are counted, not tracked).
 pub const MAX_RABBIT_TRACKED_MESSAGES: usize = 500_000;
+/// Kafka: what one record counts toward `batch_size_bytes` (a small record:
+/// key, value and headers of a few dozen bytes, as in Kafka's record format).
+pub const KAFKA_RECORD_BYTES: u32 = 64;
+/// Kafka: what a produce request costs on the wire beyond its records.
+pub const KAFKA_PRODUCE_OVERHEAD_BYTES: u32 = 64;
+/// Kafka: largest `batch_size_bytes` (Kafka's `max.request.size` default is 1 MiB).
+pub const MAX_KAFKA_BATCH_SIZE_BYTES: u32 = 1_048_576;
+/// Kafka: largest `linger_ms` (a minute; longer only hides records).
+pub const MAX_KAFKA_LINGER_MS: u64 = 60_000;
+/// Kafka: largest `segment_bytes` (Kafka's own default and ceiling, 1 GiB).
+pub const MAX_KAFKA_SEGMENT_BYTES: u64 = 1_073_741_824;
+/// Kafka: how often brokers look for segments to delete
+/// (`log.retention.check.interval.ms`, 5 minutes in Kafka; 1 s here so
+/// retention acts within a lesson).
+pub const KAFKA_RETENTION_CHECK_INTERVAL_MS: u64 = 1_000;
 /// Kafka: consumer groups one coordinator keeps (members and offsets).
 pub const MAX_KAFKA_GROUPS_PER_COORDINATOR: usize = 1_000;
 /// Kafka: members per consumer group (Kafka's `group.max.size` is unbounded by default).

@@ -210,6 +210,24 @@ pub struct KafkaTopicSpec {
     /// in Kafka since 0.11.
     #[serde(default)]
     pub unclean_leader_election_enable: bool,
+    /// `retention.ms`: closed segments whose newest record is older than
+    /// this are deleted from the front of the log (absent: kept for the
+    /// whole run, as Kafka's 7-day default would be).
+    #[serde(default)]
+    pub retention_ms: Option<u64>,
+    /// `retention.bytes`, per partition: the oldest closed segments are
+    /// deleted while the log without them is still this large (absent: no
+    /// size limit, Kafka's default). Each record counts 64 bytes.
+    #[serde(default)]
+    pub retention_bytes: Option<u64>,
+    /// `segment.bytes`: the log rolls to a new segment at this size;
+    /// retention deletes whole segments only. Kafka's default is 1 GiB.
+    #[serde(default = "default_segment_bytes")]
+    pub segment_bytes: u64,
+}
+
+fn default_segment_bytes() -> u64 {
+    1_073_741_824
 }
 
 fn default_one() -> u32 {
@@ -334,6 +352,26 @@ pub struct KafkaProducerSpec {
     /// How a record's partition is chosen.
     #[serde(default)]
     pub partitioner: KafkaPartitioner,
+    /// `linger.ms`: a batch waits this long after its first record for more
+    /// records before it is sent (unless it fills first). 0 sends at once;
+    /// records still gather in a batch while `max_in_flight` is full.
+    #[serde(default)]
+    pub linger_ms: u64,
+    /// `batch.size`: a batch is sent as soon as another record would not fit.
+    /// Each record counts `KAFKA_RECORD_BYTES` (64) bytes, so the minimum, 64,
+    /// means one record per request (the default here, so that unbatched
+    /// lessons stay as they were; Kafka's default is 16384).
+    #[serde(default = "default_batch_size_bytes")]
+    pub batch_size_bytes: u32,
+    /// Percent of records written without a key (0 to 100). Keyless records
+    /// go to a sticky partition (KIP-480) under the `murmur2` partitioner,
+    /// and in turn under `round_robin`.
+    #[serde(default)]
+    pub keyless_percent: u32,
+}
+
+fn default_batch_size_bytes() -> u32 {
+    crate::scenario::limits::KAFKA_RECORD_BYTES
 }
 
 /// The producer's partitioner.
@@ -342,9 +380,11 @@ pub struct KafkaProducerSpec {
 )]
 #[serde(rename_all = "snake_case")]
 pub enum KafkaPartitioner {
-    /// Kafka's default for keyed records: murmur2 of the key bytes (the key's
-    /// decimal text) modulo the partition count; a key always lands on the same
-    /// partition, so per-key order holds.
+    /// Kafka's built-in partitioner: for keyed records, murmur2 of the key
+    /// bytes (the key's decimal text) modulo the partition count, so a key
+    /// always lands on the same partition and per-key order holds; keyless
+    /// records stick to one partition until its batch is sent, then switch
+    /// (the sticky partitioner of KIP-480: fuller batches, fewer requests).
     #[default]
     Murmur2,
     /// `RoundRobinPartitioner`: partitions in turn, whatever the key (per-key

@@ -345,6 +345,32 @@ impl<'a> Validator<'a> {
                     ),
                 );
             }
+            if let Some(retention_ms) = topic.retention_ms {
+                self.duration_ms(&format!("{path}.retention_ms"), retention_ms);
+            }
+            if topic
+                .retention_bytes
+                .is_some_and(|bytes| bytes < u64::from(KAFKA_RECORD_BYTES))
+            {
+                self.problems.push(
+                    format!("{path}.retention_bytes"),
+                    format!(
+                        "expected at least {KAFKA_RECORD_BYTES} (one record), found {}",
+                        topic.retention_bytes.unwrap_or(0)
+                    ),
+                );
+            }
+            if topic.segment_bytes < u64::from(KAFKA_RECORD_BYTES)
+                || topic.segment_bytes > MAX_KAFKA_SEGMENT_BYTES
+            {
+                self.problems.push(
+                    format!("{path}.segment_bytes"),
+                    format!(
+                        "expected {KAFKA_RECORD_BYTES} (one record) to {MAX_KAFKA_SEGMENT_BYTES}, found {}",
+                        topic.segment_bytes
+                    ),
+                );
+            }
         }
     }
 
@@ -396,6 +422,32 @@ impl<'a> Validator<'a> {
                     "expected 1 to {MAX_KAFKA_BUFFER_RECORDS}, found {}",
                     spec.buffer_records
                 ),
+            );
+        }
+        if spec.linger_ms > MAX_KAFKA_LINGER_MS {
+            self.problems.push(
+                format!("{properties}.linger_ms"),
+                format!(
+                    "expected 0 to {MAX_KAFKA_LINGER_MS}, found {}",
+                    spec.linger_ms
+                ),
+            );
+        }
+        if spec.batch_size_bytes < KAFKA_RECORD_BYTES
+            || spec.batch_size_bytes > MAX_KAFKA_BATCH_SIZE_BYTES
+        {
+            self.problems.push(
+                format!("{properties}.batch_size_bytes"),
+                format!(
+                    "expected {KAFKA_RECORD_BYTES} (one record) to {MAX_KAFKA_BATCH_SIZE_BYTES}, found {}",
+                    spec.batch_size_bytes
+                ),
+            );
+        }
+        if spec.keyless_percent > 100 {
+            self.problems.push(
+                format!("{properties}.keyless_percent"),
+                format!("expected 0 to 100, found {}", spec.keyless_percent),
             );
         }
         let inter_arrival_path = format!("{properties}.inter_arrival");
