@@ -102,3 +102,6 @@ pub const MAX_RABBIT_CONCURRENCY: u32 = 1_000;
 pub const MAX_RABBIT_DEDUP_WINDOW: u32 = 1_000_000;
 /// RabbitMQ checkers: messages tracked at once (beyond it new ones are counted, not tracked).
 pub const MAX_RABBIT_TRACKED_MESSAGES: usize = 500_000;
+
+/// Members of one quorum queue's Raft group (RabbitMQ advises 3, 5 or 7).
+pub const MAX_RABBIT_QUORUM_MEMBERS: usize = 7;
