@@ -866,6 +866,7 @@ fn rabbitmq_examples_meet_their_expectations() {
     for name in [
         "rabbitmq-topic-routing-dlq-retry",
         "rabbitmq-classic-queue-crash",
+        "rabbitmq-classic-vs-quorum-crash",
     ] {
         let scenario = common::example(name);
         let seed = scenario.run.seed;

@@ -46,6 +46,10 @@ pub const EXAMPLES: &[(&str, &str)] = &[
         "rabbitmq-classic-queue-crash",
         include_str!("../../../public/scenarios/rabbitmq-classic-queue-crash.json"),
     ),
+    (
+        "rabbitmq-classic-vs-quorum-crash",
+        include_str!("../../../public/scenarios/rabbitmq-classic-vs-quorum-crash.json"),
+    ),
 ];
 
 pub fn example(name: &str) -> Scenario {
