@@ -1,4 +1,4 @@
-//! A RabbitMQ node: exchanges, bindings and classic queues with AMQP 0-9-1 semantics.
+//! A RabbitMQ node: exchanges, bindings, classic queues and quorum queue members with AMQP 0-9-1 semantics.
 //!
 //! What it does, after the RabbitMQ documentation (Queues, TTL, Dead Letter
 //! Exchanges, Maximum Queue Length, Priority Queues, Consumer Acknowledgements
