@@ -5,6 +5,7 @@
 //! simulator, the network or the trace machinery.
 
 use crate::components::rabbit_protocol::{RabbitMessage, RabbitSettlement};
+use crate::components::rabbit_quorum::{QuorumCommand, QuorumState};
 use crate::raft::RaftMessage;
 use crate::raft::kv::{KvCommand, KvOperation, KvOutcome, KvSnapshot};
 use crate::scenario::{KafkaAcks, KafkaAssignor};
@@ -405,6 +406,34 @@ pub enum Payload {
         topic: String,
         partition: u32,
     },
+    /// Broker ↔ broker: the Raft traffic of quorum queue `queue`'s group.
+    RabbitQuorumRaft {
+        queue: String,
+        message: RaftMessage<QuorumCommand, QuorumState>,
+    },
+    /// Broker → the quorum queue's leader: a command from a member that is
+    /// not the leader (RabbitMQ's channel forwards to the leader).
+    RabbitQuorumForward {
+        queue: String,
+        command: QuorumCommand,
+    },
+    /// Leader → the broker hosting `consumer`'s channel: deliver this message.
+    RabbitQuorumDeliver {
+        queue: String,
+        consumer: NodeId,
+        epoch: u64,
+        message_id: u64,
+        attempt: u32,
+        redelivered: bool,
+        message: RabbitMessage,
+    },
+    /// A quorum queue's leader → the broker that declared the queue (and its
+    /// dead-letter exchange): route this dead-lettered message there.
+    RabbitQuorumDeadLetter {
+        queue: String,
+        message: RabbitMessage,
+        reason: crate::components::rabbit_protocol::RabbitDeathReason,
+    },
 }
 
 /// A span of a request tree: the node that issued a request and its id there.
@@ -619,6 +648,19 @@ impl Payload {
             | Payload::KafkaLeaveGroup { .. } => MessageClass::Control,
             Payload::KafkaOffsetsReplicate { .. } | Payload::KafkaGroupReplicate { .. } => {
                 MessageClass::Replication
+            }
+            Payload::RabbitQuorumRaft { message, .. } => match message {
+                RaftMessage::AppendEntries { entries, .. } if entries.is_empty() => {
+                    MessageClass::Heartbeat
+                }
+                RaftMessage::RequestVote { .. } | RaftMessage::RequestVoteResponse { .. } => {
+                    MessageClass::Control
+                }
+                _ => MessageClass::Replication,
+            },
+            Payload::RabbitQuorumForward { .. } => MessageClass::Replication,
+            Payload::RabbitQuorumDeliver { .. } | Payload::RabbitQuorumDeadLetter { .. } => {
+                MessageClass::Publish
             }
         }
     }
@@ -1078,6 +1120,51 @@ impl fmt::Display for Payload {
             Payload::KafkaListOffsetsEarliest { topic, partition } => {
                 write!(formatter, "list_offsets? {topic}-{partition} earliest")
             }
+            Payload::RabbitQuorumRaft { queue, message } => {
+                write!(formatter, "quorum {queue} raft {message}")
+            }
+            Payload::RabbitQuorumForward { queue, command } => {
+                let what = match command {
+                    QuorumCommand::Enqueue { message, .. } => {
+                        format!("enqueue msg={}", message.key)
+                    }
+                    QuorumCommand::Checkout {
+                        consumer, epoch, ..
+                    } => {
+                        format!("checkout n{} c{epoch}", consumer.0)
+                    }
+                    QuorumCommand::Cancel { consumer, epoch } => {
+                        format!("cancel n{} c{epoch}", consumer.0)
+                    }
+                    QuorumCommand::Settle {
+                        message_id,
+                        settlement,
+                        ..
+                    } => format!("{settlement} id={message_id}"),
+                };
+                write!(formatter, "quorum {queue} forward {what}")
+            }
+            Payload::RabbitQuorumDeliver {
+                queue,
+                consumer,
+                message_id,
+                message,
+                ..
+            } => write!(
+                formatter,
+                "quorum {queue} deliver id={message_id} msg={} to n{}",
+                message.key, consumer.0
+            ),
+            Payload::RabbitQuorumDeadLetter {
+                queue,
+                message,
+                reason,
+            } => write!(
+                formatter,
+                "quorum {queue} dead_letter msg={} reason={}",
+                message.key,
+                reason.as_str()
+            ),
         }
     }
 }

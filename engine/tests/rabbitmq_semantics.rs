@@ -836,25 +836,29 @@ fn prefetch_limits_unacknowledged_deliveries_per_consumer() {
 }
 
 #[test]
-fn quorum_queues_and_delivery_limits_are_refused_until_the_raft_log_exists() {
+fn quorum_queue_arguments_are_checked_and_delivery_limit_is_refused_on_classic_queues() {
     let text = json!({
         "version": 1,
         "topology": {"nodes": [{"id": "b", "kind": "rabbit_broker", "properties": {
-            "queues": [{"name": "q", "queue_type": "quorum", "delivery_limit": 3}]}}]},
+            "queues": [
+                {"name": "q", "queue_type": "quorum", "durable": false,
+                 "message_ttl_ms": 1_000, "replicas": ["b", "nowhere"]},
+                {"name": "c", "delivery_limit": 3}
+            ]}}]},
         "run": {"seed": 1, "duration_ms": 1_000}
     });
     let problems = faultline_engine::scenario::parse_scenario_value(text)
-        .expect_err("quorum queues are not simulated yet")
+        .expect_err("bad quorum queue arguments")
         .to_string();
-    assert!(
-        problems.contains("topology.nodes[0].properties.queues[0].queue_type")
-            && problems.contains("expected \"classic\""),
-        "{problems}"
-    );
-    assert!(
-        problems.contains("queues[0].delivery_limit") && problems.contains("quorum queues only"),
-        "{problems}"
-    );
+    for expected in [
+        "queues[0].durable",
+        "queues[0].message_ttl_ms",
+        "queues[0].replicas[1]",
+        "queues[1].delivery_limit",
+    ] {
+        assert!(problems.contains(expected), "{expected}: {problems}");
+    }
+    assert!(problems.contains("quorum queues only"), "{problems}");
 }
 
 #[test]
@@ -862,6 +866,7 @@ fn rabbitmq_examples_meet_their_expectations() {
     for name in [
         "rabbitmq-topic-routing-dlq-retry",
         "rabbitmq-classic-queue-crash",
+        "rabbitmq-classic-vs-quorum-crash",
     ] {
         let scenario = common::example(name);
         let seed = scenario.run.seed;

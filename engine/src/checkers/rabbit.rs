@@ -27,6 +27,16 @@
 //! - `queue_within_max_length` (Always): a queue's ready count, as the broker
 //!   reports it after each enqueue and removal, never exceeds `x-max-length`.
 //!
+//! Quorum queues: one queue spread over several brokers. Their facts come
+//! from whichever member leads, so copies are followed per (declaring
+//! broker, queue), a member's crash endangers nothing by itself, and each new
+//! leader's statement of what it holds (`RabbitRecovered`, once it has
+//! applied every committed entry) must contain every copy still followed:
+//! a confirmed message absent from it was lost by the replication. Because
+//! a new leader re-states entries its predecessor had stated, a quorum copy
+//! is followed as present or absent, not counted (a message republished into
+//! the same quorum queue is followed once).
+//!
 //! Memory: each checker follows at most `MAX_RABBIT_TRACKED_MESSAGES`
 //! messages; beyond that new ones are counted, not followed, and the
 //! detail says so.
@@ -35,7 +45,7 @@ use super::{Checker, Property, Violation};
 use crate::components::rabbit_protocol::{RabbitDeathReason, RabbitDisposal, RabbitMessageKey};
 use crate::message::{MessageId, NodeId, Payload};
 use crate::scenario::limits::MAX_RABBIT_TRACKED_MESSAGES;
-use crate::scenario::{ComponentSpec, RabbitQueueSpec, Scenario};
+use crate::scenario::{ComponentSpec, RabbitQueueSpec, RabbitQueueType, Scenario};
 use crate::time::SimTime;
 use crate::trace::{Fact, TraceEvent, TraceKind};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -53,10 +63,36 @@ fn queue_specs(scenario: &Scenario) -> BTreeMap<(NodeId, String), RabbitQueueSpe
     specs
 }
 
+/// (member broker, quorum queue name) → the declaring broker, under which
+/// the checkers follow the queue's copies whichever member reports them.
+fn quorum_homes(scenario: &Scenario) -> BTreeMap<(NodeId, String), NodeId> {
+    let mut homes = BTreeMap::new();
+    for placement in crate::scenario::quorum_queue_placements(scenario) {
+        for member in &placement.members {
+            homes.insert(
+                (NodeId(*member as u32), placement.spec.name.clone()),
+                NodeId(placement.home as u32),
+            );
+        }
+    }
+    homes
+}
+
+/// The node a queue's copies are followed under.
+fn queue_owner(homes: &BTreeMap<(NodeId, String), NodeId>, node: NodeId, queue: &str) -> NodeId {
+    homes
+        .get(&(node, queue.to_string()))
+        .copied()
+        .unwrap_or(node)
+}
+
 /// The RabbitMQ checkers, for scenarios with a `rabbit_broker`.
 pub fn rabbit_checkers(scenario: &Scenario, node_names: &[String]) -> Vec<Box<dyn Checker>> {
     vec![
-        Box::new(LostConfirmedMessages::new(node_names.to_vec())),
+        Box::new(
+            LostConfirmedMessages::new(node_names.to_vec())
+                .with_quorum_homes(quorum_homes(scenario)),
+        ),
         Box::new(NoDuplicateHandling::new(node_names.to_vec())),
         Box::new(DeadLetterReasonsValid::new(scenario, node_names.to_vec())),
         Box::new(QueueWithinMaxLength::new(scenario, node_names.to_vec())),
@@ -101,6 +137,9 @@ pub struct LostConfirmedMessages {
     /// Nodes crashed and not restarted.
     down: BTreeSet<NodeId>,
     untracked: u64,
+    quorum_homes: BTreeMap<(NodeId, String), NodeId>,
+    /// (declaring broker, name) of every quorum queue.
+    quorum_queues: BTreeSet<(NodeId, String)>,
 }
 
 impl LostConfirmedMessages {
@@ -113,7 +152,22 @@ impl LostConfirmedMessages {
             by_queue: BTreeMap::new(),
             down: BTreeSet::new(),
             untracked: 0,
+            quorum_homes: BTreeMap::new(),
+            quorum_queues: BTreeSet::new(),
         }
+    }
+
+    /// Follows quorum queue copies per queue, whichever member reports them.
+    pub fn with_quorum_homes(
+        mut self,
+        homes: BTreeMap<(NodeId, String), NodeId>,
+    ) -> LostConfirmedMessages {
+        self.quorum_queues = homes
+            .iter()
+            .map(|((_, name), home)| (*home, name.clone()))
+            .collect();
+        self.quorum_homes = homes;
+        self
     }
 
     fn close_copy(&mut self, key: RabbitMessageKey, queue: &(NodeId, String)) {
@@ -156,13 +210,16 @@ impl Checker for LostConfirmedMessages {
                         self.untracked += 1;
                         return;
                     }
-                    let queue_key = (*node, queue.clone());
+                    let queue_key = (queue_owner(&self.quorum_homes, *node, queue), queue.clone());
+                    // A new quorum leader re-applies (and re-states) entries its
+                    // predecessor already stated: a quorum copy is present or not.
+                    let increment = u32::from(!self.quorum_queues.contains(&queue_key));
                     self.messages
                         .entry(*message)
                         .or_default()
                         .copies
                         .entry(queue_key.clone())
-                        .and_modify(|copy| copy.count += 1)
+                        .and_modify(|copy| copy.count += increment)
                         .or_insert(Copy {
                             promised: *persistent && *durable_queue,
                             crashed_at: None,
@@ -172,7 +229,7 @@ impl Checker for LostConfirmedMessages {
                     self.by_queue.entry(queue_key).or_default().insert(*message);
                 }
                 Fact::RabbitRemoved { queue, message, .. } => {
-                    let queue_key = (*node, queue.clone());
+                    let queue_key = (queue_owner(&self.quorum_homes, *node, queue), queue.clone());
                     let remaining = self
                         .messages
                         .get_mut(message)
@@ -181,31 +238,39 @@ impl Checker for LostConfirmedMessages {
                             copy.count = copy.count.saturating_sub(1);
                             copy.count
                         });
+                    let remaining = if self.quorum_queues.contains(&queue_key) {
+                        remaining.map(|_| 0)
+                    } else {
+                        remaining
+                    };
                     if remaining == Some(0) {
                         self.close_copy(*message, &queue_key);
                     }
                 }
                 Fact::RabbitQueueDeleted { queue, .. } => {
-                    let queue_key = (*node, queue.clone());
+                    let queue_key = (queue_owner(&self.quorum_homes, *node, queue), queue.clone());
                     let keys = self.by_queue.remove(&queue_key).unwrap_or_default();
                     for key in keys {
                         self.close_copy(key, &queue_key);
                     }
                 }
                 Fact::RabbitRecovered { queue, messages } => {
-                    let queue_key = (*node, queue.clone());
+                    let queue_key = (queue_owner(&self.quorum_homes, *node, queue), queue.clone());
                     let recovered: BTreeSet<&RabbitMessageKey> = messages.iter().collect();
                     let keys: Vec<RabbitMessageKey> = self
                         .by_queue
                         .get(&queue_key)
                         .map(|keys| keys.iter().copied().collect())
                         .unwrap_or_default();
+                    // A quorum queue's new leader must hold every copy still
+                    // followed; a classic queue only those its crash endangered.
+                    let quorum = self.quorum_queues.contains(&queue_key);
                     for key in keys {
                         if let Some(copy) = self
                             .messages
                             .get_mut(&key)
                             .and_then(|followed| followed.copies.get_mut(&queue_key))
-                            && copy.crashed_at.is_some()
+                            && (quorum || copy.crashed_at.is_some())
                         {
                             if recovered.contains(&key) {
                                 copy.crashed_at = None;
@@ -237,6 +302,10 @@ impl Checker for LostConfirmedMessages {
                         .map(|(key, _)| key.clone())
                         .collect();
                     for queue_key in queues {
+                        if self.quorum_queues.contains(&queue_key) {
+                            // Replicated: one member's crash loses nothing by itself.
+                            continue;
+                        }
                         let keys: Vec<RabbitMessageKey> = self
                             .by_queue
                             .get(&queue_key)
@@ -277,13 +346,12 @@ impl Checker for LostConfirmedMessages {
                     continue;
                 }
                 if let Some(moment) = copy.missing_after_restart {
-                    lost.push((
-                        moment,
-                        "was missing when the node restarted",
-                        *key,
-                        *node,
-                        queue.clone(),
-                    ));
+                    let what = if self.quorum_queues.contains(&(*node, queue.clone())) {
+                        "was missing when a new leader of the quorum queue took over"
+                    } else {
+                        "was missing when the node restarted"
+                    };
+                    lost.push((moment, what, *key, *node, queue.clone()));
                 } else if let Some(moment) = copy.crashed_at
                     && self.down.contains(node)
                 {
@@ -424,6 +492,7 @@ pub struct DeadLetterReasonsValid {
     refused: BTreeMap<(NodeId, String, RabbitMessageKey), MessageId>,
     /// Enqueue time and TTL of copies with a TTL.
     enqueued: BTreeMap<(NodeId, String, RabbitMessageKey), (SimTime, u64)>,
+    quorum_homes: BTreeMap<(NodeId, String), NodeId>,
 }
 
 impl DeadLetterReasonsValid {
@@ -437,6 +506,7 @@ impl DeadLetterReasonsValid {
             delivery_order: VecDeque::new(),
             refused: BTreeMap::new(),
             enqueued: BTreeMap::new(),
+            quorum_homes: quorum_homes(scenario),
         }
     }
 }
@@ -500,7 +570,9 @@ impl Checker for DeadLetterReasonsValid {
                     && settlement.dead_letters()
                     && self.refused.len() < MAX_RABBIT_TRACKED_MESSAGES
                 {
-                    self.refused.insert((*to, queue, message), *envelope);
+                    // Quorum queues: the consumer's broker took the nack, the leader dead-letters.
+                    let owner = queue_owner(&self.quorum_homes, *to, &queue);
+                    self.refused.insert((owner, queue, message), *envelope);
                 }
             }
             TraceKind::Fact {
@@ -526,7 +598,8 @@ impl Checker for DeadLetterReasonsValid {
                         ..
                     },
             } => {
-                let copy = (*node, queue.clone(), *message);
+                let owner = queue_owner(&self.quorum_homes, *node, queue);
+                let copy = (owner, queue.clone(), *message);
                 let enqueued = self.enqueued.remove(&copy);
                 let refused = self.refused.remove(&copy);
                 let reason = match disposal {
@@ -534,7 +607,7 @@ impl Checker for DeadLetterReasonsValid {
                     RabbitDisposal::DeadLettered { reason }
                     | RabbitDisposal::Dropped { reason } => *reason,
                 };
-                let spec = self.specs.get(&(*node, queue.clone()));
+                let spec = self.specs.get(&(owner, queue.clone()));
                 let wrong = match reason {
                     RabbitDeathReason::Rejected => refused.is_none().then(|| {
                         "no consumer rejected or nacked it with requeue=false".to_string()
@@ -556,9 +629,9 @@ impl Checker for DeadLetterReasonsValid {
                             spec.max_length_messages.is_none() && spec.max_length_bytes.is_none()
                         })
                         .then(|| "the queue has no max-length".to_string()),
-                    RabbitDeathReason::DeliveryLimit => {
-                        Some("classic queues have no delivery limit".to_string())
-                    }
+                    RabbitDeathReason::DeliveryLimit => spec
+                        .is_none_or(|spec| spec.queue_type != RabbitQueueType::Quorum)
+                        .then(|| "classic queues have no delivery limit".to_string()),
                 };
                 if let Some(why) = wrong {
                     violations.push(Violation {

@@ -15,6 +15,7 @@ pub mod rabbit_consumer;
 pub mod rabbit_protocol;
 pub mod rabbit_publisher;
 pub mod rabbit_queue;
+pub mod rabbit_quorum;
 pub mod rabbit_routing;
 pub mod raft_kv_client;
 pub mod raft_node;
@@ -92,7 +93,11 @@ pub fn build_component(
         ComponentSpec::Autoscaler(spec) => {
             Box::new(autoscaler::Autoscaler::new(spec, scenario, node_ids))
         }
-        ComponentSpec::RabbitBroker(spec) => Box::new(rabbit_broker::RabbitBroker::new(spec)),
+        ComponentSpec::RabbitBroker(spec) => Box::new(rabbit_broker::RabbitBroker::new(
+            spec,
+            NodeId(index as u32),
+            &crate::scenario::quorum_queue_placements(scenario),
+        )),
         ComponentSpec::RabbitPublisher(spec) => Box::new(rabbit_publisher::RabbitPublisher::new(
             spec,
             rabbit_heartbeat_timeout_ms(scenario, &spec.broker),

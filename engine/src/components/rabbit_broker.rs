@@ -1,4 +1,4 @@
-//! A RabbitMQ node: exchanges, bindings and classic queues with AMQP 0-9-1 semantics.
+//! A RabbitMQ node: exchanges, bindings, classic queues and quorum queue members with AMQP 0-9-1 semantics.
 //!
 //! What it does, after the RabbitMQ documentation (Queues, TTL, Dead Letter
 //! Exchanges, Maximum Queue Length, Priority Queues, Consumer Acknowledgements
@@ -33,10 +33,15 @@ use crate::components::rabbit_protocol::{
     RabbitDeathReason, RabbitDisposal, RabbitMessage, RabbitSettlement, RabbitXDeath,
 };
 use crate::components::rabbit_queue::{ClassicQueueStore, QueueStorage, QueueStore, QueuedMessage};
+use crate::components::rabbit_quorum::{QuorumCommand, QuorumEffect, QuorumState};
 use crate::components::rabbit_routing::Router;
 use crate::message::{Envelope, NodeId, Payload};
+use crate::raft::{EntryPayload, RaftAction, RaftConfig, RaftCore, RaftEnv, RaftRole, RaftTimer};
 use crate::scenario::limits::{MAX_RABBIT_QUEUE_MESSAGES, MAX_RABBIT_X_DEATH_ENTRIES};
-use crate::scenario::{RabbitBrokerSpec, RabbitOverflow, RabbitQueueSpec, RabbitQueueType};
+use crate::scenario::{
+    DEFAULT_QUORUM_DELIVERY_LIMIT, QuorumQueuePlacement, RabbitBrokerSpec, RabbitOverflow,
+    RabbitQueueSpec,
+};
 use crate::time::{SimDuration, SimTime};
 use crate::trace::Fact;
 use std::collections::{BTreeMap, VecDeque};
@@ -45,6 +50,44 @@ const TIMER_HEARTBEAT_SEND: u32 = 1;
 const TIMER_HEARTBEAT_CHECK: u32 = 2;
 const TIMER_MESSAGE_EXPIRY: u32 = 3;
 const TIMER_QUEUE_EXPIRES: u32 = 4;
+const TIMER_QUORUM_ELECTION: u32 = 5;
+const TIMER_QUORUM_HEARTBEAT: u32 = 6;
+const TIMER_QUORUM_RETRY: u32 = 7;
+
+/// How often a member re-sends the consumer commands (checkout, settle,
+/// cancel) it has not yet seen applied: a forward can be lost with a leader.
+const QUORUM_RETRY_INTERVAL_MS: u64 = 250;
+/// Commands waiting to be seen applied, per quorum queue member; the oldest
+/// is dropped beyond it (its consumer's next reconnect repairs the state).
+const MAX_QUORUM_OUTBOX: usize = 1_000;
+/// Publishes to quorum queues waiting for their commit before the confirm.
+const MAX_PENDING_QUORUM_CONFIRMS: usize = 100_000;
+/// A checked-out message not settled this long is sent to its consumer's broker again.
+const QUORUM_REDELIVERY_CHECK_MS: u64 = 1_000;
+/// Quorum message ids a connection settled recently: a re-sent delivery of
+/// one of them is dropped instead of handed to the consumer twice.
+const MAX_RECENTLY_SETTLED_PER_CONNECTION: usize = 1_024;
+
+type QuorumCore = RaftCore<QuorumCommand, QuorumState>;
+type QuorumAction = RaftAction<QuorumCommand, QuorumState>;
+
+/// This broker's member of a quorum queue's Raft group.
+struct QuorumReplica {
+    core: QuorumCore,
+    /// The replicated queue, as far as this member has applied the log.
+    state: QuorumState,
+    delivery_limit: u32,
+    timers: BTreeMap<RaftTimer, TimerId>,
+    /// Consumer commands submitted here and not yet applied here (retried).
+    outbox: VecDeque<QuorumCommand>,
+    /// Leader only: when each checked-out message was last sent to its
+    /// consumer's broker. A delivery lost on the way (a partition) is sent
+    /// again after `QUORUM_REDELIVERY_CHECK_MS`, as rabbit_fifo re-sends
+    /// to a consumer node that comes back; the broker drops repeats.
+    sent_at: BTreeMap<u64, SimTime>,
+    /// The broker that declared the queue: its exchanges route dead letters.
+    home: NodeId,
+}
 
 /// Queue operations one incoming frame may cause (dead-letter chains through
 /// full queues): beyond this the rest is dropped, so no frame does unbounded work.
@@ -70,18 +113,16 @@ struct QueueState {
     unacked_messages: u64,
     /// Some queue names this one as dead-letter target: counted as a DLQ.
     dead_letter_target: bool,
+    /// Quorum queues: this broker's Raft member (the classic `storage` stays empty).
+    quorum: Option<QuorumReplica>,
 }
 
 impl QueueState {
     fn new(spec: &RabbitQueueSpec) -> QueueState {
         QueueState {
             spec: spec.clone(),
-            storage: match spec.queue_type {
-                // Validation refuses other types until a replicated store exists.
-                RabbitQueueType::Classic | RabbitQueueType::Quorum => {
-                    QueueStorage::Classic(ClassicQueueStore::default())
-                }
-            },
+            // A quorum queue's messages live in its replicated state, not here.
+            storage: QueueStorage::Classic(ClassicQueueStore::default()),
             deleted: false,
             consumers: Vec::new(),
             next_consumer: 0,
@@ -91,6 +132,15 @@ impl QueueState {
             next_arrival: 0,
             unacked_messages: 0,
             dead_letter_target: false,
+            quorum: None,
+        }
+    }
+
+    /// Ready messages, whichever the queue type.
+    fn ready_messages(&self) -> u64 {
+        match &self.quorum {
+            Some(replica) => replica.state.ready_messages(),
+            None => self.storage.ready_messages(),
         }
     }
 
@@ -118,6 +168,9 @@ impl QueueState {
 struct Unacked {
     queue: usize,
     entry: QueuedMessage,
+    /// Quorum queues: the message's id in the replicated queue and the attempt.
+    quorum_id: Option<u64>,
+    quorum_attempt: u32,
 }
 
 struct Connection {
@@ -129,6 +182,8 @@ struct Connection {
     auto_ack: bool,
     next_delivery_tag: u64,
     unacked: BTreeMap<u64, Unacked>,
+    /// (queue, quorum message id, attempt) settled on this connection, newest last.
+    recently_settled: VecDeque<(usize, u64, u32)>,
 }
 
 /// The AMQP fields of a `basic.publish` besides the message.
@@ -168,12 +223,16 @@ struct Counters {
     queues_deleted: u64,
     connections_closed_missed_heartbeats: u64,
     lost_on_crash: u64,
+    quorum_leaderships: u64,
+    quorum_forwarded: u64,
+    quorum_unavailable: u64,
     recovered_after_restart: u64,
     unknown_delivery_tags: u64,
     max_unacked_per_consumer: u64,
 }
 
 pub struct RabbitBroker {
+    me: NodeId,
     spec: RabbitBrokerSpec,
     router: Router,
     queues: Vec<QueueState>,
@@ -186,18 +245,67 @@ pub struct RabbitBroker {
     /// instead of recursing (dead-letter chains would otherwise nest deeply).
     draining: bool,
     counters: Counters,
+    /// Publishes with confirms routed to quorum queues: (publisher,
+    /// connection, publish_seq) → (quorum enqueues not yet applied here, a queue refused it).
+    pending_confirms: BTreeMap<(NodeId, u64, u64), (u32, bool)>,
 }
 
 impl RabbitBroker {
-    pub fn new(spec: &RabbitBrokerSpec) -> RabbitBroker {
-        let queues: Vec<QueueState> = spec.queues.iter().map(QueueState::new).collect();
-        let queue_index = spec
+    /// `me`: this broker's node; `placements`: every quorum queue of the
+    /// scenario (this broker hosts a member of those that list it).
+    pub fn new(
+        spec: &RabbitBrokerSpec,
+        me: NodeId,
+        placements: &[QuorumQueuePlacement],
+    ) -> RabbitBroker {
+        let mut queues: Vec<QueueState> = spec.queues.iter().map(QueueState::new).collect();
+        let mut queue_index: BTreeMap<String, usize> = spec
             .queues
             .iter()
             .enumerate()
             .map(|(index, queue)| (queue.name.clone(), index))
             .collect();
+        for placement in placements {
+            if !placement.members.contains(&me.index()) {
+                continue;
+            }
+            let index = match queue_index.get(&placement.spec.name) {
+                Some(index) => *index,
+                None => {
+                    // A member that does not declare it knows it, as a cluster does.
+                    queues.push(QueueState::new(&placement.spec));
+                    queue_index.insert(placement.spec.name.clone(), queues.len() - 1);
+                    queues.len() - 1
+                }
+            };
+            let config = RaftConfig {
+                // Unique per queue (at most MAX_RABBIT_QUEUES = 256 per broker).
+                group: (placement.home as u32) * 256 + placement.position as u32,
+                // RabbitMQ quorum queues fsync before confirming.
+                durable_storage: true,
+                pre_vote: true,
+                ..RaftConfig::default()
+            };
+            let members = placement
+                .members
+                .iter()
+                .map(|member| NodeId(*member as u32))
+                .collect();
+            queues[index].quorum = Some(QuorumReplica {
+                core: RaftCore::new(config, me, members),
+                state: QuorumState::default(),
+                delivery_limit: placement
+                    .spec
+                    .delivery_limit
+                    .unwrap_or(DEFAULT_QUORUM_DELIVERY_LIMIT),
+                timers: BTreeMap::new(),
+                outbox: VecDeque::new(),
+                sent_at: BTreeMap::new(),
+                home: NodeId(placement.home as u32),
+            });
+        }
         let mut broker = RabbitBroker {
+            me,
             spec: spec.clone(),
             router: Router::new(&spec.exchanges, &spec.bindings),
             queues,
@@ -207,6 +315,7 @@ impl RabbitBroker {
             work: VecDeque::new(),
             draining: false,
             counters: Counters::default(),
+            pending_confirms: BTreeMap::new(),
         };
         broker.mark_dead_letter_targets();
         broker
@@ -290,6 +399,7 @@ impl RabbitBroker {
                         auto_ack: false,
                         next_delivery_tag: 1,
                         unacked: BTreeMap::new(),
+                        recently_settled: VecDeque::new(),
                     },
                 );
                 true
@@ -309,7 +419,19 @@ impl RabbitBroker {
             self.remove_consumer(ctx, queue, node);
         }
         let mut touched = Vec::new();
+        let mut quorum_queues: Vec<usize> = connection
+            .consuming
+            .filter(|queue| self.queues[*queue].quorum.is_some())
+            .into_iter()
+            .collect();
+        self.pending_confirms
+            .retain(|key, _| !(key.0 == node && key.1 == connection.epoch));
         for (_, unacked) in connection.unacked {
+            if unacked.quorum_id.is_some() {
+                // The replicated queue returns them when it applies the cancel.
+                quorum_queues.push(unacked.queue);
+                continue;
+            }
             let queue = &mut self.queues[unacked.queue];
             queue.unacked_messages = queue.unacked_messages.saturating_sub(1);
             if queue.deleted {
@@ -336,6 +458,15 @@ impl RabbitBroker {
         touched.dedup();
         for queue in touched {
             self.dispatch(ctx, queue);
+        }
+        quorum_queues.sort_unstable();
+        quorum_queues.dedup();
+        for queue in quorum_queues {
+            let cancel = QuorumCommand::Cancel {
+                consumer: node,
+                epoch: connection.epoch,
+            };
+            self.quorum_submit(ctx, queue, cancel, true);
         }
     }
 
@@ -421,6 +552,9 @@ impl RabbitBroker {
 
     /// Puts a message into a queue, applying overflow. Returns false when the queue refused it.
     fn enqueue(&mut self, ctx: &mut Context<'_>, queue: usize, message: RabbitMessage) -> bool {
+        if self.queues[queue].quorum.is_some() {
+            return self.quorum_enqueue_unconfirmed(ctx, queue, message);
+        }
         let state = &self.queues[queue];
         if state.deleted {
             return false;
@@ -488,9 +622,21 @@ impl RabbitBroker {
     fn dead_letter(
         &mut self,
         queue: usize,
+        message: RabbitMessage,
+        reason: RabbitDeathReason,
+        ready_after: u64,
+    ) {
+        self.dead_letter_stating(queue, message, reason, ready_after, true);
+    }
+
+    /// `state_removal`: false when the quorum queue's leader already stated it.
+    fn dead_letter_stating(
+        &mut self,
+        queue: usize,
         mut message: RabbitMessage,
         reason: RabbitDeathReason,
         ready_after: u64,
+        state_removal: bool,
     ) {
         let spec = &self.queues[queue].spec;
         let name = spec.name.clone();
@@ -500,6 +646,9 @@ impl RabbitBroker {
         }
         let Some(exchange) = spec.dead_letter_exchange.clone() else {
             self.counters.dropped += 1;
+            if !state_removal {
+                return;
+            }
             self.work.push_back(Work::Fact(Fact::RabbitRemoved {
                 queue: name,
                 message: key,
@@ -573,6 +722,9 @@ impl RabbitBroker {
             self.counters.dropped += 1;
             RabbitDisposal::Dropped { reason }
         };
+        if !state_removal {
+            return;
+        }
         self.work.push_back(Work::Fact(Fact::RabbitRemoved {
             queue: name,
             message: key,
@@ -660,6 +812,11 @@ impl RabbitBroker {
 
     /// Delivers ready messages to consumers with spare prefetch, round-robin.
     fn dispatch(&mut self, ctx: &mut Context<'_>, queue: usize) {
+        if self.queues[queue].quorum.is_some() {
+            // The replicated state assigns deliveries; the leader sends them.
+            self.drain_work(ctx);
+            return;
+        }
         loop {
             self.expire_head(ctx, queue);
             let state = &self.queues[queue];
@@ -721,9 +878,15 @@ impl RabbitBroker {
                     ready_messages: ready,
                 });
             } else {
-                connection
-                    .unacked
-                    .insert(delivery_tag, Unacked { queue, entry });
+                connection.unacked.insert(
+                    delivery_tag,
+                    Unacked {
+                        queue,
+                        entry,
+                        quorum_id: None,
+                        quorum_attempt: 0,
+                    },
+                );
                 self.queues[queue].unacked_messages += 1;
                 self.counters.max_unacked_per_consumer = self
                     .counters
@@ -780,14 +943,70 @@ impl RabbitBroker {
                 );
             }
         }
+        let quorum_targets: Vec<usize> = route
+            .queues
+            .iter()
+            .filter_map(|queue| self.queue_index.get(queue).copied())
+            .filter(|index| self.queues[*index].quorum.is_some())
+            .collect();
+        let confirm_key = (from, connection, publish_seq);
+        // Quorum queues confirm once the enqueue is committed (applied here):
+        // the entry counts those, plus one for this frame still in progress.
+        let tracked = confirm
+            && !quorum_targets.is_empty()
+            && self.pending_confirms.len() < MAX_PENDING_QUORUM_CONFIRMS;
+        if tracked {
+            self.pending_confirms
+                .insert(confirm_key, (quorum_targets.len() as u32 + 1, false));
+        } else if confirm && !quorum_targets.is_empty() {
+            refused = true; // too many publishes awaiting commit: nack
+        }
+        let mut unavailable = false;
         for queue in &route.queues {
-            if let Some(index) = self.queue_index.get(queue).copied()
-                && !self.enqueue(ctx, index, message.clone())
-            {
+            let Some(index) = self.queue_index.get(queue).copied() else {
+                continue;
+            };
+            if self.queues[index].quorum.is_some() {
+                if !tracked && confirm {
+                    continue;
+                }
+                let outcome = if self.quorum_full(index) {
+                    self.counters.refused_by_overflow += 1;
+                    QuorumSubmit::Refused
+                } else {
+                    let command = QuorumCommand::Enqueue {
+                        message: message.clone(),
+                        origin: self.me,
+                        publisher: from,
+                        connection,
+                        publish_seq,
+                    };
+                    self.quorum_submit(ctx, index, command, false)
+                };
+                match outcome {
+                    QuorumSubmit::Submitted => {}
+                    QuorumSubmit::Unavailable => unavailable = true,
+                    QuorumSubmit::Refused => {
+                        if tracked {
+                            self.quorum_enqueue_settled(ctx, confirm_key, true);
+                        }
+                    }
+                }
+            } else if !self.enqueue(ctx, index, message.clone()) {
                 refused = true;
             }
         }
         self.drain_work(ctx);
+        if tracked {
+            if unavailable {
+                // No leader: not confirmed at all (RabbitMQ leaves the
+                // publish unconfirmed; the publisher's timeout republishes).
+                self.pending_confirms.remove(&confirm_key);
+            } else {
+                self.quorum_enqueue_settled(ctx, confirm_key, refused);
+            }
+            return;
+        }
         if confirm {
             if refused {
                 self.counters.confirms_nack += 1;
@@ -847,6 +1066,22 @@ impl RabbitBroker {
                 _ => state.owner = Some((from, connection)),
             }
         }
+        if state.quorum.is_some() {
+            if let Some(existing) = self.connections.get_mut(&from) {
+                existing.consuming = Some(queue);
+                existing.prefetch_count = prefetch_count;
+                existing.auto_ack = auto_ack;
+            }
+            let checkout = QuorumCommand::Checkout {
+                consumer: from,
+                epoch: connection,
+                host: self.me,
+                prefetch_count,
+                auto_ack,
+            };
+            self.quorum_submit(ctx, queue, checkout, true);
+            return;
+        }
         if !state.consumers.contains(&from) {
             state.consumers.push(from);
         }
@@ -878,6 +1113,26 @@ impl RabbitBroker {
             return;
         };
         let queue = unacked.queue;
+        if let Some(message_id) = unacked.quorum_id {
+            let mut epoch = 0;
+            if let Some(connection) = self.connections.get_mut(&from) {
+                epoch = connection.epoch;
+                if connection.recently_settled.len() >= MAX_RECENTLY_SETTLED_PER_CONNECTION {
+                    connection.recently_settled.pop_front();
+                }
+                connection
+                    .recently_settled
+                    .push_back((queue, message_id, unacked.quorum_attempt));
+            }
+            let settle = QuorumCommand::Settle {
+                consumer: from,
+                epoch,
+                message_id,
+                settlement,
+            };
+            self.quorum_submit(ctx, queue, settle, true);
+            return;
+        }
         self.queues[queue].unacked_messages = self.queues[queue].unacked_messages.saturating_sub(1);
         if self.queues[queue].deleted {
             return;
@@ -914,10 +1169,7 @@ impl RabbitBroker {
     }
 
     fn ready_total(&self) -> u64 {
-        self.queues
-            .iter()
-            .map(|queue| queue.storage.ready_messages())
-            .sum()
+        self.queues.iter().map(QueueState::ready_messages).sum()
     }
 
     fn unacked_total(&self) -> u64 {
@@ -950,10 +1202,36 @@ impl Component for RabbitBroker {
             self.arm_queue_expires(ctx, queue);
             self.arm_message_expiry(ctx, queue);
         }
+        let mut any_quorum = false;
+        for queue in 0..self.queues.len() {
+            if self.queues[queue].quorum.is_some() {
+                any_quorum = true;
+                self.quorum_drive(ctx, queue, |core, env, out| core.start(env, out));
+            }
+        }
+        if any_quorum {
+            ctx.set_timer(
+                SimDuration::from_millis(QUORUM_RETRY_INTERVAL_MS),
+                TimerTag {
+                    kind: TIMER_QUORUM_RETRY,
+                    id: 0,
+                },
+            );
+        }
     }
 
     fn on_message(&mut self, ctx: &mut Context<'_>, envelope: &Envelope) {
         let from = envelope.from;
+        if matches!(
+            envelope.payload,
+            Payload::RabbitQuorumRaft { .. }
+                | Payload::RabbitQuorumForward { .. }
+                | Payload::RabbitQuorumDeliver { .. }
+                | Payload::RabbitQuorumDeadLetter { .. }
+        ) {
+            self.on_quorum_frame(ctx, from, &envelope.payload);
+            return;
+        }
         // Publishing and consuming open a connection; other frames need one.
         let (connection, opens) = match &envelope.payload {
             Payload::RabbitPublish { connection, .. }
@@ -989,7 +1267,16 @@ impl Component for RabbitBroker {
                 ..
             } => self.on_consume(ctx, from, connection, queue, *prefetch_count, *auto_ack),
             Payload::RabbitCancel { queue, .. } => {
-                if let Some(index) = self.queue_index.get(queue).copied() {
+                if let Some(index) = self.quorum_queue_named(queue) {
+                    if let Some(existing) = self.connections.get_mut(&from) {
+                        existing.consuming = None;
+                    }
+                    let cancel = QuorumCommand::Cancel {
+                        consumer: from,
+                        epoch: connection,
+                    };
+                    self.quorum_submit(ctx, index, cancel, true);
+                } else if let Some(index) = self.queue_index.get(queue).copied() {
                     if let Some(existing) = self.connections.get_mut(&from) {
                         existing.consuming = None;
                     }
@@ -1046,6 +1333,33 @@ impl Component for RabbitBroker {
                     self.dispatch(ctx, queue);
                 }
             }
+            TIMER_QUORUM_ELECTION | TIMER_QUORUM_HEARTBEAT => {
+                let queue = tag.id as usize;
+                let timer = if tag.kind == TIMER_QUORUM_ELECTION {
+                    RaftTimer::Election
+                } else {
+                    RaftTimer::Heartbeat
+                };
+                if let Some(replica) = self.queues.get_mut(queue).and_then(|q| q.quorum.as_mut()) {
+                    replica.timers.remove(&timer);
+                    self.quorum_drive(ctx, queue, |core, env, out| {
+                        core.handle_timer(env, timer, out)
+                    });
+                }
+            }
+            TIMER_QUORUM_RETRY => {
+                for queue in 0..self.queues.len() {
+                    let pending: Vec<QuorumCommand> = match &self.queues[queue].quorum {
+                        Some(replica) => replica.outbox.iter().cloned().collect(),
+                        None => continue,
+                    };
+                    for command in pending {
+                        self.quorum_send_command(ctx, queue, command);
+                    }
+                    self.quorum_resend_stale_deliveries(ctx, queue);
+                }
+                ctx.set_timer(SimDuration::from_millis(QUORUM_RETRY_INTERVAL_MS), tag);
+            }
             TIMER_QUEUE_EXPIRES => {
                 let queue = tag.id as usize;
                 if queue < self.queues.len() {
@@ -1065,12 +1379,32 @@ impl Component for RabbitBroker {
         let connections = std::mem::take(&mut self.connections);
         for (_, connection) in connections {
             for (_, unacked) in connection.unacked {
-                if !self.queues[unacked.queue].deleted {
+                // Quorum queues: still checked out in the replicated state;
+                // the consumer's next checkout returns them.
+                if unacked.quorum_id.is_none() && !self.queues[unacked.queue].deleted {
                     self.queues[unacked.queue].storage.requeue(unacked.entry);
                 }
             }
         }
         self.closed_epochs.clear();
+        self.pending_confirms.clear();
+        for queue in &mut self.queues {
+            if let Some(replica) = queue.quorum.as_mut() {
+                // Term, vote and log are on disk (RabbitMQ's Raft log, fsynced);
+                // the applied state is rebuilt from them after the restart.
+                let mut actions = Vec::new();
+                replica.core.crash(&mut actions);
+                for action in actions {
+                    if let RaftAction::Fact(fact) = action {
+                        ctx.fact(fact);
+                    }
+                }
+                replica.state = QuorumState::default();
+                replica.timers.clear();
+                replica.outbox.clear();
+                replica.sent_at.clear();
+            }
+        }
         self.work.clear();
         self.draining = false;
         let mut kept = 0;
@@ -1103,7 +1437,8 @@ impl Component for RabbitBroker {
                 queue.storage.drain();
             }
             recovered += queue.storage.ready_messages();
-            if queue.spec.durable {
+            // A quorum queue's leader states what it holds once elected.
+            if queue.spec.durable && queue.quorum.is_none() {
                 ctx.fact(Fact::RabbitRecovered {
                     queue: queue.spec.name.clone(),
                     messages: queue.storage.message_keys(),
@@ -1133,7 +1468,7 @@ impl Component for RabbitBroker {
             .queues
             .iter()
             .filter(|queue| queue.dead_letter_target)
-            .map(|queue| queue.storage.ready_messages())
+            .map(QueueState::ready_messages)
             .sum();
         let counters = &self.counters;
         vec![
@@ -1175,6 +1510,9 @@ impl Component for RabbitBroker {
                 "max_unacked_per_consumer",
                 counters.max_unacked_per_consumer as f64,
             ),
+            ("quorum_leaderships", counters.quorum_leaderships as f64),
+            ("quorum_forwarded", counters.quorum_forwarded as f64),
+            ("quorum_unavailable", counters.quorum_unavailable as f64),
             ("publish_rate_per_s", counters.published as f64 / seconds),
             ("deliver_rate_per_s", counters.delivered as f64 / seconds),
             ("ack_rate_per_s", counters.acked as f64 / seconds),
@@ -1183,5 +1521,605 @@ impl Component for RabbitBroker {
                 counters.redelivered as f64 / seconds,
             ),
         ]
+    }
+}
+
+// ---- quorum queues ----------------------------------------------------------
+
+/// What became of a command a member submitted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum QuorumSubmit {
+    /// Appended by this leader, or forwarded to the leader.
+    Submitted,
+    /// No leader known (no majority, or an election under way): the queue is unavailable.
+    Unavailable,
+    /// The leader refused it (back-pressure: too many uncommitted entries).
+    Refused,
+}
+
+impl RabbitBroker {
+    /// Runs `call` on a quorum queue's Raft core with this node's clock and stream, then carries out its actions.
+    fn quorum_drive(
+        &mut self,
+        ctx: &mut Context<'_>,
+        queue: usize,
+        call: impl FnOnce(&mut QuorumCore, &mut RaftEnv<'_>, &mut Vec<QuorumAction>),
+    ) {
+        let mut actions = Vec::new();
+        let now = ctx.local_clock();
+        {
+            let Some(replica) = self.queues[queue].quorum.as_mut() else {
+                return;
+            };
+            let mut env = RaftEnv {
+                now,
+                rng: ctx.rng(),
+            };
+            call(&mut replica.core, &mut env, &mut actions);
+        }
+        self.quorum_perform(ctx, queue, actions);
+    }
+
+    fn quorum_perform(&mut self, ctx: &mut Context<'_>, queue: usize, actions: Vec<QuorumAction>) {
+        let name = self.queues[queue].spec.name.clone();
+        for action in actions {
+            match action {
+                RaftAction::Send { to, message } => {
+                    let size_bytes = message.size_bytes();
+                    ctx.send(
+                        to,
+                        Payload::RabbitQuorumRaft {
+                            queue: name.clone(),
+                            message,
+                        },
+                        size_bytes,
+                    );
+                }
+                RaftAction::SetTimer { timer, after } => {
+                    let replica = self.queues[queue].quorum.as_mut().expect("quorum queue");
+                    if let Some(previous) = replica.timers.remove(&timer) {
+                        ctx.cancel_timer(previous);
+                    }
+                    let kind = match timer {
+                        RaftTimer::Election => TIMER_QUORUM_ELECTION,
+                        RaftTimer::Heartbeat => TIMER_QUORUM_HEARTBEAT,
+                    };
+                    let id = ctx.set_timer(
+                        after,
+                        TimerTag {
+                            kind,
+                            id: queue as u64,
+                        },
+                    );
+                    replica.timers.insert(timer, id);
+                }
+                RaftAction::Apply { term, payload, .. } => {
+                    self.quorum_apply(ctx, queue, term, payload)
+                }
+                RaftAction::RestoreSnapshot { data, .. } => {
+                    self.queues[queue]
+                        .quorum
+                        .as_mut()
+                        .expect("quorum queue")
+                        .state = data;
+                }
+                RaftAction::RoleChanged { role, term, leader } => {
+                    if role == RaftRole::Leader {
+                        self.counters.quorum_leaderships += 1;
+                    }
+                    ctx.state(format!(
+                        "quorum queue {name}: {} term={term} leader={}",
+                        role.as_str(),
+                        leader.map_or("none".to_string(), |node| format!("n{}", node.0))
+                    ));
+                }
+                RaftAction::Fact(fact) => ctx.fact(fact),
+            }
+        }
+        self.drain_work(ctx);
+        let replica = self.queues[queue].quorum.as_mut().expect("quorum queue");
+        if let Some(index) = replica.core.snapshot_due() {
+            let snapshot = replica.state.clone();
+            replica.core.compact(index, snapshot);
+        }
+    }
+
+    /// Applies one committed entry on this member, then carries out the
+    /// effects that belong here (confirms on the publisher's broker, the rest on the leader).
+    fn quorum_apply(
+        &mut self,
+        ctx: &mut Context<'_>,
+        queue: usize,
+        term: u64,
+        payload: EntryPayload<QuorumCommand>,
+    ) {
+        let name = self.queues[queue].spec.name.clone();
+        let replica = self.queues[queue].quorum.as_mut().expect("quorum queue");
+        let leading = replica.core.role() == RaftRole::Leader;
+        let mut effects = Vec::new();
+        match payload {
+            EntryPayload::Command(command) => {
+                replica
+                    .state
+                    .apply(&command, replica.delivery_limit, &mut effects);
+                if let Some(position) = replica.outbox.iter().position(|sent| *sent == command) {
+                    replica.outbox.remove(position);
+                }
+            }
+            EntryPayload::Noop => {
+                // A new leader's first entry: everything committed before is
+                // applied here now. What it holds is what the queue holds;
+                // checkers compare it with what was confirmed. Deliveries
+                // the old leader may not have sent go out again (the
+                // consumer's broker drops those it already has).
+                if leading && term == replica.core.term() {
+                    ctx.fact(Fact::RabbitRecovered {
+                        queue: name,
+                        messages: replica.state.message_keys(),
+                    });
+                    effects.extend(replica.state.outstanding_deliveries());
+                }
+            }
+            EntryPayload::Membership(_) => {}
+        }
+        for effect in effects {
+            self.quorum_effect(ctx, queue, leading, effect);
+        }
+    }
+
+    fn quorum_effect(
+        &mut self,
+        ctx: &mut Context<'_>,
+        queue: usize,
+        leading: bool,
+        effect: QuorumEffect,
+    ) {
+        let name = self.queues[queue].spec.name.clone();
+        match effect {
+            QuorumEffect::Confirm {
+                origin,
+                publisher,
+                connection,
+                publish_seq,
+            } => {
+                if origin == self.me {
+                    self.quorum_enqueue_settled(ctx, (publisher, connection, publish_seq), false);
+                }
+            }
+            _ if !leading => {}
+            QuorumEffect::Enqueued { message } => {
+                let ready_messages = self.queues[queue].ready_messages();
+                ctx.fact(Fact::RabbitEnqueued {
+                    queue: name,
+                    message: message.key,
+                    // A quorum queue writes every message to its log, whatever its delivery mode.
+                    persistent: true,
+                    durable_queue: true,
+                    ttl_ms: None,
+                    ready_messages,
+                });
+            }
+            QuorumEffect::Deliver {
+                host,
+                consumer,
+                epoch,
+                message_id,
+                attempt,
+                redelivered,
+                message,
+            } => {
+                self.counters.delivered += 1;
+                if redelivered {
+                    self.counters.redelivered += 1;
+                }
+                let now = ctx.now();
+                if let Some(replica) = self.queues[queue].quorum.as_mut() {
+                    replica.sent_at.insert(message_id, now);
+                }
+                if host == self.me {
+                    self.quorum_deliver_local(
+                        ctx,
+                        queue,
+                        consumer,
+                        epoch,
+                        (message_id, attempt),
+                        redelivered,
+                        message,
+                    );
+                } else {
+                    let body = message.body_bytes;
+                    Self::send(
+                        ctx,
+                        host,
+                        Payload::RabbitQuorumDeliver {
+                            queue: name,
+                            consumer,
+                            epoch,
+                            message_id,
+                            attempt,
+                            redelivered,
+                            message,
+                        },
+                        body,
+                    );
+                }
+            }
+            QuorumEffect::Acked { message } => {
+                self.counters.acked += 1;
+                let ready_messages = self.queues[queue].ready_messages();
+                ctx.fact(Fact::RabbitRemoved {
+                    queue: name,
+                    message: message.key,
+                    disposal: RabbitDisposal::Acked,
+                    ready_messages,
+                });
+            }
+            QuorumEffect::DeadLetter { message, reason } => {
+                let ready = self.queues[queue].ready_messages();
+                let home = self.queues[queue]
+                    .quorum
+                    .as_ref()
+                    .map_or(self.me, |replica| replica.home);
+                if home == self.me {
+                    self.dead_letter(queue, message, reason, ready);
+                    return;
+                }
+                // The dead-letter exchange is declared on the home broker:
+                // the leader states the removal and sends the message there
+                // (at most once, as RabbitMQ's default dead-lettering is).
+                let disposal = if self.queues[queue].spec.dead_letter_exchange.is_some() {
+                    self.counters.dead_lettered += 1;
+                    RabbitDisposal::DeadLettered { reason }
+                } else {
+                    self.counters.dropped += 1;
+                    RabbitDisposal::Dropped { reason }
+                };
+                ctx.fact(Fact::RabbitRemoved {
+                    queue: name.clone(),
+                    message: message.key,
+                    disposal,
+                    ready_messages: ready,
+                });
+                if disposal != (RabbitDisposal::Dropped { reason }) {
+                    let body = message.body_bytes;
+                    Self::send(
+                        ctx,
+                        home,
+                        Payload::RabbitQuorumDeadLetter {
+                            queue: name,
+                            message,
+                            reason,
+                        },
+                        body,
+                    );
+                }
+            }
+        }
+    }
+
+    /// One quorum enqueue of a publish is applied here (or could not be
+    /// submitted: `refused`). The confirm goes once all of them are.
+    fn quorum_enqueue_settled(
+        &mut self,
+        ctx: &mut Context<'_>,
+        key: (NodeId, u64, u64),
+        refused: bool,
+    ) {
+        let Some((remaining, any_refused)) = self.pending_confirms.get_mut(&key) else {
+            return;
+        };
+        *remaining = remaining.saturating_sub(1);
+        *any_refused |= refused;
+        if *remaining > 0 {
+            return;
+        }
+        let ack = !*any_refused;
+        self.pending_confirms.remove(&key);
+        let (publisher, connection, publish_seq) = key;
+        if ack {
+            self.counters.confirms_ack += 1;
+        } else {
+            self.counters.confirms_nack += 1;
+        }
+        Self::send(
+            ctx,
+            publisher,
+            Payload::RabbitConfirm {
+                connection,
+                publish_seq,
+                ack,
+            },
+            0,
+        );
+    }
+
+    /// Proposes on the leader, forwards from another member (as RabbitMQ's
+    /// channel process does: the client never has to find the leader).
+    /// `retry`: keep re-sending until this member applies it (consumer commands).
+    fn quorum_submit(
+        &mut self,
+        ctx: &mut Context<'_>,
+        queue: usize,
+        command: QuorumCommand,
+        retry: bool,
+    ) -> QuorumSubmit {
+        if retry {
+            let replica = self.queues[queue].quorum.as_mut().expect("quorum queue");
+            if replica.outbox.len() >= MAX_QUORUM_OUTBOX {
+                replica.outbox.pop_front();
+            }
+            replica.outbox.push_back(command.clone());
+        }
+        self.quorum_send_command(ctx, queue, command)
+    }
+
+    fn quorum_send_command(
+        &mut self,
+        ctx: &mut Context<'_>,
+        queue: usize,
+        command: QuorumCommand,
+    ) -> QuorumSubmit {
+        let name = self.queues[queue].spec.name.clone();
+        let replica = self.queues[queue].quorum.as_mut().expect("quorum queue");
+        if replica.core.role() == RaftRole::Leader {
+            let mut actions = Vec::new();
+            let result = replica.core.propose(command, &mut actions);
+            self.quorum_perform(ctx, queue, actions);
+            match result {
+                Ok(_) => QuorumSubmit::Submitted,
+                Err(_) => QuorumSubmit::Refused,
+            }
+        } else if let Some(leader) = replica.core.leader_hint().filter(|node| *node != self.me) {
+            self.counters.quorum_forwarded += 1;
+            let body = match &command {
+                QuorumCommand::Enqueue { message, .. } => message.body_bytes,
+                _ => 0,
+            };
+            Self::send(
+                ctx,
+                leader,
+                Payload::RabbitQuorumForward {
+                    queue: name,
+                    command,
+                },
+                body,
+            );
+            QuorumSubmit::Submitted
+        } else {
+            self.counters.quorum_unavailable += 1;
+            QuorumSubmit::Unavailable
+        }
+    }
+
+    /// Leader: sends again the deliveries not settled for a while (the first
+    /// may have been lost in a partition); the consumer's broker drops repeats.
+    fn quorum_resend_stale_deliveries(&mut self, ctx: &mut Context<'_>, queue: usize) {
+        let now = ctx.now();
+        let name = self.queues[queue].spec.name.clone();
+        let Some(replica) = self.queues[queue].quorum.as_mut() else {
+            return;
+        };
+        if replica.core.role() != RaftRole::Leader {
+            replica.sent_at.clear();
+            return;
+        }
+        let outstanding = replica.state.outstanding_deliveries();
+        let mut stale = Vec::new();
+        let mut still_out = BTreeMap::new();
+        for effect in outstanding {
+            if let QuorumEffect::Deliver { message_id, .. } = &effect {
+                let last = replica.sent_at.get(message_id).copied();
+                let due = last.is_none_or(|at| {
+                    now.since(at) >= SimDuration::from_millis(QUORUM_REDELIVERY_CHECK_MS)
+                });
+                still_out.insert(*message_id, if due { now } else { last.unwrap_or(now) });
+                if due {
+                    stale.push(effect);
+                }
+            }
+        }
+        replica.sent_at = still_out;
+        for effect in stale {
+            if let QuorumEffect::Deliver {
+                host,
+                consumer,
+                epoch,
+                message_id,
+                attempt,
+                redelivered,
+                message,
+            } = effect
+            {
+                if host == self.me {
+                    self.quorum_deliver_local(
+                        ctx,
+                        queue,
+                        consumer,
+                        epoch,
+                        (message_id, attempt),
+                        redelivered,
+                        message,
+                    );
+                } else {
+                    let body = message.body_bytes;
+                    Self::send(
+                        ctx,
+                        host,
+                        Payload::RabbitQuorumDeliver {
+                            queue: name.clone(),
+                            consumer,
+                            epoch,
+                            message_id,
+                            attempt,
+                            redelivered,
+                            message,
+                        },
+                        body,
+                    );
+                }
+            }
+        }
+    }
+
+    /// The queue is at the simulator's cap (ready and checked out).
+    fn quorum_full(&self, queue: usize) -> bool {
+        self.queues[queue].quorum.as_ref().is_some_and(|replica| {
+            replica.state.ready_messages() + replica.state.checked_out_messages()
+                >= MAX_RABBIT_QUEUE_MESSAGES as u64
+        })
+    }
+
+    /// A dead-lettered message into a quorum queue: an enqueue nobody confirms.
+    fn quorum_enqueue_unconfirmed(
+        &mut self,
+        ctx: &mut Context<'_>,
+        queue: usize,
+        message: RabbitMessage,
+    ) -> bool {
+        if self.quorum_full(queue) {
+            self.counters.refused_by_overflow += 1;
+            ctx.error("rabbit_queue_at_simulator_cap");
+            return false;
+        }
+        let command = QuorumCommand::Enqueue {
+            message,
+            origin: self.me,
+            publisher: self.me,
+            connection: 0,
+            publish_seq: 0,
+        };
+        self.quorum_submit(ctx, queue, command, false) == QuorumSubmit::Submitted
+    }
+
+    /// The leader asks this broker (the consumer's channel) to deliver.
+    #[allow(clippy::too_many_arguments)] // the fields of one delivery
+    fn quorum_deliver_local(
+        &mut self,
+        ctx: &mut Context<'_>,
+        queue: usize,
+        consumer: NodeId,
+        epoch: u64,
+        (message_id, attempt): (u64, u32),
+        redelivered: bool,
+        message: RabbitMessage,
+    ) {
+        let queue_name = self.queues[queue].spec.name.clone();
+        let Some(connection) = self.connections.get_mut(&consumer) else {
+            return;
+        };
+        if connection.epoch != epoch || connection.consuming != Some(queue) {
+            return; // for a connection that is gone: the next checkout returns it
+        }
+        if connection
+            .unacked
+            .values()
+            .any(|held| held.queue == queue && held.quorum_id == Some(message_id))
+            || connection
+                .recently_settled
+                .contains(&(queue, message_id, attempt))
+        {
+            return; // re-sent by a new leader: already here
+        }
+        let delivery_tag = connection.next_delivery_tag;
+        connection.next_delivery_tag += 1;
+        let body = message.body_bytes;
+        ctx.send(
+            consumer,
+            Payload::RabbitDeliver {
+                connection: epoch,
+                delivery_tag,
+                redelivered,
+                queue: queue_name,
+                message: message.clone(),
+            },
+            FRAME_OVERHEAD_BYTES + body,
+        );
+        if !connection.auto_ack {
+            connection.unacked.insert(
+                delivery_tag,
+                Unacked {
+                    queue,
+                    entry: QueuedMessage {
+                        message,
+                        arrival: message_id,
+                        priority: 0,
+                        expires_at: None,
+                        delivered_before: true,
+                    },
+                    quorum_id: Some(message_id),
+                    quorum_attempt: attempt,
+                },
+            );
+            self.counters.max_unacked_per_consumer = self
+                .counters
+                .max_unacked_per_consumer
+                .max(connection.unacked.len() as u64);
+        }
+    }
+
+    /// Frames between brokers for quorum queues.
+    fn on_quorum_frame(&mut self, ctx: &mut Context<'_>, from: NodeId, payload: &Payload) {
+        match payload {
+            Payload::RabbitQuorumRaft { queue, message } => {
+                if let Some(index) = self.quorum_queue_named(queue) {
+                    let message = message.clone();
+                    self.quorum_drive(ctx, index, |core, env, out| {
+                        core.handle_message(env, from, message, out)
+                    });
+                }
+            }
+            Payload::RabbitQuorumForward { queue, command } => {
+                // Only the leader appends; a stale forward is dropped (the
+                // sender retries consumer commands, publishers time out).
+                if let Some(index) = self.quorum_queue_named(queue)
+                    && self.queues[index]
+                        .quorum
+                        .as_ref()
+                        .is_some_and(|replica| replica.core.role() == RaftRole::Leader)
+                {
+                    self.quorum_send_command(ctx, index, command.clone());
+                }
+            }
+            Payload::RabbitQuorumDeliver {
+                queue,
+                consumer,
+                epoch,
+                message_id,
+                attempt,
+                redelivered,
+                message,
+            } => {
+                if let Some(index) = self.quorum_queue_named(queue) {
+                    self.quorum_deliver_local(
+                        ctx,
+                        index,
+                        *consumer,
+                        *epoch,
+                        (*message_id, *attempt),
+                        *redelivered,
+                        message.clone(),
+                    );
+                }
+            }
+            Payload::RabbitQuorumDeadLetter {
+                queue,
+                message,
+                reason,
+            } => {
+                if let Some(index) = self.quorum_queue_named(queue) {
+                    let ready = self.queues[index].ready_messages();
+                    self.dead_letter_stating(index, message.clone(), *reason, ready, false);
+                    self.drain_work(ctx);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn quorum_queue_named(&self, name: &str) -> Option<usize> {
+        self.queue_index
+            .get(name)
+            .copied()
+            .filter(|index| self.queues[*index].quorum.is_some())
     }
 }

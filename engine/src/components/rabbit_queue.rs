@@ -5,9 +5,10 @@
 //! delivery order and decides what survives a node crash. A classic queue
 //! lives on one node: after a crash it keeps exactly the persistent messages
 //! of a durable queue (they were on disk), as RabbitMQ's classic queue index
-//! and message store do. A quorum queue store would append every operation
-//! to a Raft log (from the shared Raft core) and survive while a majority
-//! does; `QueueStorage` gains a variant for it and the broker does not change.
+//! and message store do. Quorum queues do not use this store: their queue
+//! is the replicated state machine in `rabbit_quorum.rs` (its contents change
+//! only when a Raft entry is applied, which this synchronous interface
+//! cannot express).
 
 use crate::components::rabbit_protocol::{RabbitMessage, RabbitMessageKey};
 use crate::time::SimTime;

@@ -126,3 +126,6 @@ pub const MAX_KAFKA_MAX_POLL_RECORDS: u32 = 10_000;
 /// Kafka: records a consumer holds fetched but not yet polled, per partition
 /// (the fetcher stops asking beyond it, as Kafka's `max.partition.fetch.bytes` bounds it).
 pub const MAX_KAFKA_CONSUMER_BUFFERED_RECORDS: usize = 1_000;
+
+/// Members of one quorum queue's Raft group (RabbitMQ advises 3, 5 or 7).
+pub const MAX_RABBIT_QUORUM_MEMBERS: usize = 7;

@@ -78,7 +78,7 @@ pub struct RabbitExchangeSpec {
     pub alternate_exchange: Option<String>,
 }
 
-/// `x-queue-type`. Only classic queues are simulated for now.
+/// `x-queue-type`.
 #[derive(
     Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
 )]
@@ -88,7 +88,10 @@ pub enum RabbitQueueType {
     /// when durable and persistent.
     #[default]
     Classic,
-    /// A Raft-replicated quorum queue (not simulated yet: refused by validation).
+    /// A quorum queue: a Raft group across `replicas` brokers. Always
+    /// durable, every message persisted; a publisher confirm means a majority
+    /// of members has the message; survives the loss of a minority of members
+    /// and is unavailable (publishes not confirmed), not lossy, without a majority.
     Quorum,
 }
 
@@ -130,7 +133,7 @@ impl RabbitOverflow {
 #[serde(deny_unknown_fields)]
 pub struct RabbitQueueSpec {
     pub name: String,
-    /// `x-queue-type`; only `classic` is accepted for now.
+    /// `x-queue-type`: `classic` (one node) or `quorum` (Raft-replicated over `replicas`).
     #[serde(default)]
     pub queue_type: RabbitQueueType,
     /// A durable queue survives a broker restart, with its persistent messages.
@@ -167,9 +170,94 @@ pub struct RabbitQueueSpec {
     /// a higher priority are delivered first; absent: priorities are ignored.
     #[serde(default)]
     pub max_priority: Option<u8>,
-    /// `x-delivery-limit`: quorum queues only (validation refuses it on classic queues).
+    /// `x-delivery-limit`, quorum queues only (validation refuses it on
+    /// classic queues): a message returned to the queue (nack/reject with
+    /// requeue, or its consumer's connection lost) more than this many times
+    /// is dead-lettered with reason `delivery_limit`. Absent: 20, RabbitMQ
+    /// 4.0's default (3.x had no limit).
     #[serde(default)]
     pub delivery_limit: Option<u32>,
+    /// Quorum queues only: the `rabbit_broker` nodes holding a replica (the
+    /// Raft group), this broker included. Absent or empty: this broker and
+    /// the next rabbit_broker nodes in topology order, up to 3 members in all
+    /// (RabbitMQ's default initial group size). The other members need not
+    /// declare the queue: as in a RabbitMQ cluster, they know it and accept
+    /// publishes (default exchange) and consumers for it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replicas: Vec<String>,
+}
+
+/// RabbitMQ 4.0's default `x-delivery-limit` for quorum queues.
+pub const DEFAULT_QUORUM_DELIVERY_LIMIT: u32 = 20;
+/// RabbitMQ's default initial quorum queue group size (`x-quorum-initial-group-size`).
+pub const DEFAULT_QUORUM_INITIAL_GROUP_SIZE: usize = 3;
+
+/// One quorum queue of the scenario: where it is declared and its members.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QuorumQueuePlacement {
+    /// Index of the declaring broker in `topology.nodes`.
+    pub home: usize,
+    /// Position of the queue in the home broker's `queues`.
+    pub position: usize,
+    pub spec: RabbitQueueSpec,
+    /// Indexes of the member brokers in `topology.nodes` (home included, in topology order).
+    pub members: Vec<usize>,
+}
+
+/// Every quorum queue of a scenario with its members, resolved as the
+/// builder and the checkers both need it (unknown replica names are skipped:
+/// validation reports them).
+pub fn quorum_queue_placements(scenario: &super::Scenario) -> Vec<QuorumQueuePlacement> {
+    let brokers: Vec<usize> = scenario
+        .topology
+        .nodes
+        .iter()
+        .enumerate()
+        .filter(|(_, node)| matches!(node.spec, super::ComponentSpec::RabbitBroker(_)))
+        .map(|(index, _)| index)
+        .collect();
+    let mut placements = Vec::new();
+    for (home, node) in scenario.topology.nodes.iter().enumerate() {
+        let super::ComponentSpec::RabbitBroker(broker) = &node.spec else {
+            continue;
+        };
+        for (position, queue) in broker.queues.iter().enumerate() {
+            if queue.queue_type != RabbitQueueType::Quorum {
+                continue;
+            }
+            let mut members: Vec<usize> = if queue.replicas.is_empty() {
+                let start = brokers.iter().position(|b| *b == home).unwrap_or(0);
+                (0..brokers.len().min(DEFAULT_QUORUM_INITIAL_GROUP_SIZE))
+                    .map(|offset| brokers[(start + offset) % brokers.len()])
+                    .collect()
+            } else {
+                queue
+                    .replicas
+                    .iter()
+                    .filter_map(|name| {
+                        scenario
+                            .topology
+                            .nodes
+                            .iter()
+                            .position(|candidate| &candidate.id == name)
+                            .filter(|index| brokers.contains(index))
+                    })
+                    .collect()
+            };
+            if !members.contains(&home) {
+                members.push(home);
+            }
+            members.sort_unstable();
+            members.dedup();
+            placements.push(QuorumQueuePlacement {
+                home,
+                position,
+                spec: queue.clone(),
+                members,
+            });
+        }
+    }
+    placements
 }
 
 fn default_true() -> bool {
@@ -193,6 +281,7 @@ impl RabbitQueueSpec {
             dead_letter_routing_key: None,
             max_priority: None,
             delivery_limit: None,
+            replicas: Vec::new(),
         }
     }
 }

@@ -162,20 +162,18 @@ impl<'a> Validator<'a> {
                 "names starting with \"amq.\" are reserved by RabbitMQ (ACCESS_REFUSED)",
             );
         }
-        if queue.queue_type != RabbitQueueType::Classic {
+        if queue.queue_type == RabbitQueueType::Quorum {
+            self.quorum_queue(path, queue);
+        } else if queue.delivery_limit.is_some() || !queue.replicas.is_empty() {
+            let field = if queue.delivery_limit.is_some() {
+                "delivery_limit"
+            } else {
+                "replicas"
+            };
             self.problems.push(
-                format!("{path}.queue_type"),
+                format!("{path}.{field}"),
                 format!(
-                    "expected \"classic\": {} queues are not simulated yet (they need the replicated Raft log)",
-                    queue.queue_type.as_str()
-                ),
-            );
-        }
-        if let Some(limit) = queue.delivery_limit {
-            self.problems.push(
-                format!("{path}.delivery_limit"),
-                format!(
-                    "x-delivery-limit ({limit}) applies to quorum queues only; classic queues redeliver without limit"
+                    "{field} applies to quorum queues only (queue_type \"quorum\"); classic queues live on one node and redeliver without limit"
                 ),
             );
         }
@@ -366,6 +364,83 @@ impl<'a> Validator<'a> {
         }
     }
 
+    /// What the simulated quorum queue supports: always durable, never
+    /// exclusive (as RabbitMQ requires); the arguments this model does not
+    /// replicate yet are refused rather than silently ignored.
+    fn quorum_queue(&mut self, path: &str, queue: &RabbitQueueSpec) {
+        if !queue.durable {
+            self.problems.push(
+                format!("{path}.durable"),
+                "quorum queues are always durable (RabbitMQ refuses durable=false): set durable to true",
+            );
+        }
+        if queue.exclusive {
+            self.problems.push(
+                format!("{path}.exclusive"),
+                "quorum queues cannot be exclusive (RabbitMQ refuses it)",
+            );
+        }
+        if queue.delivery_limit == Some(0) {
+            self.problems.push(
+                format!("{path}.delivery_limit"),
+                "expected at least 1 (absent means RabbitMQ 4.0's default of 20)",
+            );
+        }
+        let unsupported = [
+            ("message_ttl_ms", queue.message_ttl_ms.is_some()),
+            ("expires_ms", queue.expires_ms.is_some()),
+            ("max_length_messages", queue.max_length_messages.is_some()),
+            ("max_length_bytes", queue.max_length_bytes.is_some()),
+            ("max_priority", queue.max_priority.is_some()),
+            ("overflow", queue.overflow != RabbitOverflow::DropHead),
+        ];
+        for (field, set) in unsupported {
+            if set {
+                self.problems.push(
+                    format!("{path}.{field}"),
+                    format!("{field} is not simulated for quorum queues yet: remove it or use a classic queue"),
+                );
+            }
+        }
+        if queue.replicas.len() > MAX_RABBIT_QUORUM_MEMBERS {
+            self.problems.push(
+                format!("{path}.replicas"),
+                format!(
+                    "expected at most {MAX_RABBIT_QUORUM_MEMBERS} members, found {}",
+                    queue.replicas.len()
+                ),
+            );
+        }
+    }
+
+    /// Quorum queue replicas name rabbit_broker nodes, and no member declares
+    /// another queue with the same name (a cluster has one queue per name).
+    fn quorum_replica_references(&mut self, index: usize, spec: &'a RabbitBrokerSpec) {
+        for (queue_index, queue) in spec.queues.iter().enumerate() {
+            if queue.queue_type != RabbitQueueType::Quorum {
+                continue;
+            }
+            let path = format!("topology.nodes[{index}].properties.queues[{queue_index}].replicas");
+            for (replica_index, replica) in queue.replicas.iter().enumerate() {
+                let replica_path = format!("{path}[{replica_index}]");
+                let Some(member) = self.rabbit_broker_spec(&replica_path, replica) else {
+                    continue;
+                };
+                if replica != &self.scenario.topology.nodes[index].id
+                    && member.queues.iter().any(|other| other.name == queue.name)
+                {
+                    self.problems.push(
+                        replica_path,
+                        format!(
+                            "broker {replica:?} declares its own queue {:?}: a member of quorum queue {:?} cannot declare a queue with the same name",
+                            queue.name, queue.name
+                        ),
+                    );
+                }
+            }
+        }
+    }
+
     fn rabbit_broker_spec(&mut self, path: &str, broker: &str) -> Option<&'a RabbitBrokerSpec> {
         let index = self.node_reference_of_kind(path, broker, "rabbit_broker")?;
         match &self.scenario.topology.nodes[index].spec {
@@ -378,6 +453,7 @@ impl<'a> Validator<'a> {
     pub(super) fn rabbit_references(&mut self, index: usize, node: &'a Node) {
         let path = format!("topology.nodes[{index}].properties");
         match &node.spec {
+            ComponentSpec::RabbitBroker(spec) => self.quorum_replica_references(index, spec),
             ComponentSpec::RabbitPublisher(spec) => {
                 if let Some(broker) =
                     self.rabbit_broker_spec(&format!("{path}.broker"), &spec.broker)
@@ -389,6 +465,14 @@ impl<'a> Validator<'a> {
                 if let Some(broker) =
                     self.rabbit_broker_spec(&format!("{path}.broker"), &spec.broker)
                     && !broker.queues.iter().any(|queue| queue.name == spec.queue)
+                    && !super::rabbit::quorum_queue_placements(self.scenario)
+                        .iter()
+                        .any(|placement| {
+                            placement.spec.name == spec.queue
+                                && placement.members.iter().any(|member| {
+                                    self.scenario.topology.nodes[*member].id == spec.broker
+                                })
+                        })
                 {
                     let hint = did_you_mean(
                         &spec.queue,

@@ -50,6 +50,10 @@ pub const EXAMPLES: &[(&str, &str)] = &[
         "kafka-consumer-group-rebalance",
         include_str!("../../../public/scenarios/kafka-consumer-group-rebalance.json"),
     ),
+    (
+        "rabbitmq-classic-vs-quorum-crash",
+        include_str!("../../../public/scenarios/rabbitmq-classic-vs-quorum-crash.json"),
+    ),
 ];
 
 pub fn example(name: &str) -> Scenario {
