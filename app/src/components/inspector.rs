@@ -400,7 +400,10 @@ fn field_view(field: FieldSpec, target: FormTarget, id_prefix: &'static str) -> 
         .map(|text| {
             format!(
                 "Default: {text}{}",
-                unit.map(|unit| format!(" {unit}")).unwrap_or_default()
+                // A range "unit" (probabilities: 0–1) is not said after a value.
+                unit.filter(|unit| !unit.contains('–'))
+                    .map(|unit| format!(" {unit}"))
+                    .unwrap_or_default()
             )
         });
     let range_text = match &field.input {
