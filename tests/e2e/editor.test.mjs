@@ -168,6 +168,8 @@ describe('Faultline topology editor in Chromium', () => {
     // Every test starts from the default example, not the previous test's
     // autosave; requests cut short by this reset are not the test's problem.
     await page.goto(baseUrl);
+    await page.getByTestId('node').first().waitFor({ timeout: 30_000 });
+    await page.waitForLoadState('networkidle');
     await page.evaluate(() => localStorage.clear());
     page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
     page.on('console', (message) => {
