@@ -6,7 +6,7 @@
 //! and the `*Spec` structs), so a kind added to `ComponentSpec` appears in the
 //! editor's palette and gets an inspector form without any editor change.
 
-use super::{ComponentSpec, LinkNetwork};
+use super::{ComponentSpec, LinkNetwork, RunSettings, WorkloadStream};
 use serde_json::{Map, Value};
 
 /// `$ref` chains deeper than this are left unresolved (a recursive type would
@@ -71,6 +71,23 @@ pub fn link_network_schema() -> Value {
     inline_refs(&schema, &definitions, 0)
 }
 
+/// JSON Schema of the scenario's `run` object (`RunSettings`), `$ref`s inlined,
+/// for the editor's run-settings form.
+pub fn run_settings_schema() -> Value {
+    let schema = serde_json::to_value(schemars::schema_for!(RunSettings)).unwrap_or_default();
+    let definitions = schema.get("$defs").cloned().unwrap_or(Value::Null);
+    inline_refs(&schema, &definitions, 0)
+}
+
+/// JSON Schema of one `workload.streams[]` entry (`WorkloadStream`), `$ref`s
+/// inlined (its `pattern` and distributions become nested `oneOf`s), for the
+/// editor's workload form.
+pub fn workload_stream_schema() -> Value {
+    let schema = serde_json::to_value(schemars::schema_for!(WorkloadStream)).unwrap_or_default();
+    let definitions = schema.get("$defs").cloned().unwrap_or(Value::Null);
+    inline_refs(&schema, &definitions, 0)
+}
+
 /// Replaces every `{"$ref": "#/$defs/X", ...}` with the definition of X
 /// (sibling keys such as `description` win over the definition's own).
 fn inline_refs(schema: &Value, definitions: &Value, depth: usize) -> Value {
@@ -109,7 +126,7 @@ fn inline_refs(schema: &Value, definitions: &Value, depth: usize) -> Value {
 
 /// A value that satisfies `schema` structurally: its default if it has one,
 /// otherwise the smallest value of its type (first branch of a `oneOf`).
-fn starter_value(schema: &Value) -> Value {
+pub fn starter_value(schema: &Value) -> Value {
     if let Some(default) = schema.get("default") {
         return default.clone();
     }
@@ -226,5 +243,17 @@ mod tests {
         let schema = link_network_schema();
         assert!(schema.pointer("/properties/latency/oneOf").is_some());
         assert!(schema.pointer("/properties/loss_probability").is_some());
+    }
+
+    #[test]
+    fn run_and_workload_schemas_are_inlined_and_name_their_fields() {
+        let run = run_settings_schema();
+        assert!(run.pointer("/properties/seed").is_some());
+        assert!(run.pointer("/properties/duration_ms").is_some());
+        let stream = workload_stream_schema();
+        let text = stream.to_string();
+        assert!(!text.contains("$ref"), "stream schema keeps a $ref: {text}");
+        assert!(stream.pointer("/properties/client").is_some());
+        assert!(stream.pointer("/properties/pattern/oneOf").is_some());
     }
 }
