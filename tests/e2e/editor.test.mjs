@@ -368,6 +368,225 @@ describe('Faultline topology editor in Chromium', () => {
     await page.waitForFunction(() => document.querySelectorAll('[data-testid="node"]').length === 4);
   });
 
+  test('workload and run settings: a topology drawn from scratch gets a stream and runs it, undoably', async () => {
+    await buildThreeNodeChain(page);
+    await page.keyboard.press('Escape');
+    const inspector = page.getByTestId('inspector');
+    await inspector.getByTestId('run-settings').waitFor();
+    // A new scenario has no streams: nothing would send requests.
+    await inspector.getByTestId('no-streams').waitFor();
+
+    // Run settings: a bad duration is refused inline and is not an edit.
+    const undoBefore = await page.getByTestId('undo').getAttribute('title');
+    const duration = inspector.locator('[data-testid="run-settings"] input[data-field="duration_ms"]');
+    await duration.fill('-5');
+    await duration.press('Enter');
+    const durationError = inspector.locator('[data-testid="run-settings"] [data-field="duration_ms"] [data-testid="field-error"]');
+    assert.match(await durationError.textContent(), /at least 0|non-negative/);
+    assert.equal(await page.getByTestId('undo').getAttribute('title'), undoBefore, 'a refused value is not an edit');
+    await duration.fill('4000');
+    await duration.press('Enter');
+    const seed = inspector.locator('[data-testid="run-settings"] input[data-field="seed"]');
+    await seed.fill('77');
+    await seed.press('Enter');
+    await page.waitForFunction(() => !document.querySelector('[data-testid="run-settings"] [data-field="duration_ms"] [data-testid="field-error"]')?.textContent);
+
+    // Add a stream: it starts from the load generator to the first other node.
+    await inspector.getByTestId('add-stream').click();
+    const stream = inspector.getByTestId('stream').first();
+    await stream.waitFor();
+    assert.equal(await stream.locator('select[data-field="client"]').inputValue(), 'load-generator-1');
+    assert.equal(await stream.locator('select[data-field="target"]').inputValue(), 'sink-1');
+    // The target offers the topology's other nodes, not the load generator.
+    const targets = await stream.locator('select[data-field="target"] option').evaluateAll((options) => options.map((option) => option.value));
+    assert.deepEqual(targets, ['', 'sink-1', 'sink-2']);
+    await stream.locator('select[data-field="target"]').selectOption('sink-2');
+    const requestBytes = stream.locator('input[data-field="request_bytes"]');
+    await requestBytes.fill('-1');
+    await requestBytes.press('Enter');
+    assert.match(await stream.locator('[data-field="request_bytes"] [data-testid="field-error"]').textContent(), /at least 0/);
+    await requestBytes.fill('512');
+    await requestBytes.press('Enter');
+    await page.waitForFunction(() => document.querySelector('[data-testid="problems"]')?.dataset.count === '0');
+    await page.screenshot({ animations: 'disabled', path: path.join(ARTIFACTS, 'editor-9-workload.png') });
+
+    // The document is what the inspector says.
+    const saved = await page.evaluate(async () => {
+      for (let attempt = 0; attempt < 50; attempt += 1) {
+        const record = JSON.parse(localStorage.getItem('faultline.autosave.v1') ?? 'null');
+        const scenario = record ? JSON.parse(record.scenario_json) : null;
+        if (scenario?.workload?.streams?.[0]?.request_bytes === 512) return scenario;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      return null;
+    });
+    assert.ok(saved, 'the autosave holds the edited stream');
+    assert.equal(saved.run.seed, 77);
+    assert.equal(saved.run.duration_ms, 4000);
+    assert.equal(saved.workload.streams[0].client, 'load-generator-1');
+    assert.equal(saved.workload.streams[0].target, 'sink-2');
+
+    // It runs: the simulated clock advances and requests reach sink-2.
+    await page.getByTestId('play-pause').click();
+    await page.waitForFunction(() => Number(document.querySelector('[data-testid="event-count"]')?.textContent.replace(/[^0-9]/g, '')) > 10, null, { timeout: 20_000 });
+    await page.getByTestId('play-pause').click();
+
+    // Remove the stream, then undo brings it back.
+    await stream.getByTestId('remove-stream').click();
+    await inspector.getByTestId('no-streams').waitFor();
+    await page.getByTestId('undo').click();
+    await inspector.getByTestId('stream').first().waitFor();
+    assert.equal(await inspector.locator('[data-testid="stream"] select[data-field="target"]').inputValue(), 'sink-2');
+  });
+
+  test('distributions are typed sub-forms: pick a kind, edit its fields with units, undo', async () => {
+    await page.locator('[data-testid="node"][data-node-id="api"] .node-box').click();
+    const field = page.locator('[data-testid="inspector"] [data-testid="field"][data-field="service_time"]');
+    const picker = field.locator('[data-testid="variant-picker"]');
+    await picker.waitFor();
+    assert.equal(await picker.inputValue(), 'exponential');
+    const options = await picker.locator('option').evaluateAll((items) => items.map((item) => item.value));
+    assert.deepEqual(options, ['constant', 'uniform', 'exponential', 'normal', 'log_normal', 'pareto', 'empirical']);
+    const mean = field.locator('[data-testid="subform"] input[data-field="mean_ms"]');
+    assert.equal(Number(await mean.inputValue()), 5);
+    assert.equal(await field.locator('[data-testid="subform"] [data-field="mean_ms"] .field-unit').textContent(), 'ms');
+
+    // Switching kind keeps the milliseconds: uniform 5–5 ms, then widen it.
+    await picker.selectOption('uniform');
+    await field.locator('[data-testid="subform"][data-variant="uniform"]').waitFor();
+    const low = field.locator('[data-testid="subform"] input[data-field="low_ms"]');
+    const high = field.locator('[data-testid="subform"] input[data-field="high_ms"]');
+    assert.equal(Number(await low.inputValue()), 5);
+    assert.equal(Number(await high.inputValue()), 5);
+    await high.fill('12.5');
+    await high.press('Enter');
+    await page.waitForFunction(() => document.querySelector('[data-testid="subform"] input[data-field="high_ms"]')?.value === '12.5');
+    await page.screenshot({ animations: 'disabled', path: path.join(ARTIFACTS, 'editor-10-distribution.png') });
+
+    // Two undo steps: the edit of high, then the switch of kind.
+    await page.getByTestId('undo').click();
+    await page.waitForFunction(() => Number(document.querySelector('[data-testid="subform"] input[data-field="high_ms"]')?.value) === 5);
+    await page.getByTestId('undo').click();
+    await field.locator('[data-testid="subform"][data-variant="exponential"]').waitFor();
+    assert.equal(Number(await mean.inputValue()), 5);
+  });
+
+  test('drag a node into a zone and out of it: membership follows the drop, undoably', async () => {
+    const zone = page.locator('[data-zone-id="zone-a"]');
+    assert.equal(await zone.getAttribute('data-members'), 'clients api');
+    const dragNodeTo = async (id, point) => {
+      const from = await centreOf(page.locator(`[data-testid="node"][data-node-id="${id}"] .node-box`));
+      await page.mouse.move(from.x, from.y);
+      await page.mouse.down();
+      await page.mouse.move((from.x + point.x) / 2, (from.y + point.y) / 2, { steps: 4 });
+      await page.mouse.move(point.x, point.y, { steps: 4 });
+      await page.mouse.up();
+    };
+    // db dropped inside Zone A's box joins it.
+    const box = await zone.locator('.zone-box').boundingBox();
+    await dragNodeTo('db', { x: box.x + box.width / 2, y: box.y + box.height * 0.6 });
+    await page.waitForFunction(() => document.querySelector('[data-zone-id="zone-a"]').dataset.members === 'clients api db');
+    assert.match(await page.getByTestId('undo').getAttribute('title'), /zone/);
+    await page.screenshot({ animations: 'disabled', path: path.join(ARTIFACTS, 'editor-11-zone-drop.png') });
+    // api dragged far below leaves it.
+    const canvas = await page.getByTestId('canvas').boundingBox();
+    await dragNodeTo('api', { x: canvas.x + canvas.width / 2, y: canvas.y + canvas.height - 40 });
+    await page.waitForFunction(() => document.querySelector('[data-zone-id="zone-a"]').dataset.members === 'clients db');
+    // Undo twice: back to where it started.
+    await page.getByTestId('undo').click();
+    await page.waitForFunction(() => document.querySelector('[data-zone-id="zone-a"]').dataset.members === 'clients api db');
+    await page.getByTestId('undo').click();
+    await page.waitForFunction(() => document.querySelector('[data-zone-id="zone-a"]').dataset.members === 'clients api');
+  });
+
+  test('keyboard: Shift+F10 / Menu key open the context menu, arrows move, Escape returns focus', async () => {
+    const api = page.locator('[data-testid="node"][data-node-id="api"]');
+    await api.focus();
+    await page.keyboard.press('Shift+F10');
+    const menu = page.getByTestId('context-menu');
+    await menu.waitFor();
+    const focusedItem = () => page.evaluate(() => document.activeElement?.closest('[data-testid="context-menu"]') ? document.activeElement.textContent : null);
+    await page.waitForFunction(() => document.activeElement?.closest('[data-testid="context-menu"]'));
+    assert.match(await focusedItem(), /Duplicate/);
+    await page.keyboard.press('ArrowDown');
+    assert.match(await focusedItem(), /Group into zone/);
+    await page.keyboard.press('ArrowUp');
+    await page.keyboard.press('ArrowUp');
+    assert.match(await focusedItem(), /Delete/, 'ArrowUp wraps to the last item');
+    await page.keyboard.press('Home');
+    assert.match(await focusedItem(), /Duplicate/);
+    await page.screenshot({ animations: 'disabled', path: path.join(ARTIFACTS, 'editor-12-keyboard-menu.png') });
+    await page.keyboard.press('Escape');
+    await menu.waitFor({ state: 'detached' });
+    assert.equal(await page.evaluate(() => document.activeElement?.dataset?.nodeId), 'api', 'focus is back on the node');
+    assert.equal(await api.getAttribute('data-selected'), 'true', 'Escape closed the menu, not the selection');
+    // The Menu key does the same; Enter runs the focused item.
+    await page.keyboard.press('ContextMenu');
+    await menu.waitFor();
+    await page.waitForFunction(() => document.activeElement?.closest('[data-testid="context-menu"]'));
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="node"]').length === 4);
+  });
+
+  test('keyboard: focus stays inside the cheat sheet and the share dialog', async () => {
+    await page.keyboard.press('?');
+    const sheet = page.getByTestId('cheat-sheet');
+    await sheet.waitFor();
+    const insideOf = (testId) => page.evaluate((id) => Boolean(document.activeElement?.closest(`[data-testid="${id}"]`)), testId);
+    await page.waitForFunction(() => document.activeElement?.closest('[data-testid="cheat-sheet"]'));
+    for (const key of ['Tab', 'Tab', 'Shift+Tab', 'Shift+Tab', 'Shift+Tab']) {
+      await page.keyboard.press(key);
+      assert.ok(await insideOf('cheat-sheet'), `focus inside the cheat sheet after ${key}`);
+    }
+    await page.keyboard.press('Escape');
+    await sheet.waitFor({ state: 'detached' });
+
+    await page.getByTestId('share').click();
+    const dialog = page.getByTestId('share-dialog');
+    await dialog.waitFor();
+    await page.waitForFunction(() => document.activeElement?.closest('[data-testid="share-dialog"]'));
+    const seen = new Set();
+    for (let press = 0; press < 7; press += 1) {
+      await page.keyboard.press(press < 4 ? 'Tab' : 'Shift+Tab');
+      assert.ok(await insideOf('share-dialog'), `focus inside the share dialog after press ${press}`);
+      seen.add(await page.evaluate(() => document.activeElement.outerHTML.slice(0, 40)));
+    }
+    assert.ok(seen.size >= 3, `Tab visits the dialog's controls: ${[...seen].join(' | ')}`);
+    await page.screenshot({ animations: 'disabled', path: path.join(ARTIFACTS, 'editor-13-share-focus.png') });
+  });
+
+  test('copy and paste two linked nodes: fresh ids and the link between them', async () => {
+    await page.locator('[data-testid="node"][data-node-id="api"] .node-box').click();
+    await page.locator('[data-testid="node"][data-node-id="db"] .node-box').click({ modifiers: ['Shift'] });
+    // The page's own copy and paste handlers, fed a clipboard the test can read
+    // (headless Chromium gives keyboard shortcuts no system clipboard).
+    const copied = await page.evaluate(() => {
+      const clipboardData = new DataTransfer();
+      document.body.dispatchEvent(new ClipboardEvent('copy', { clipboardData, bubbles: true, cancelable: true }));
+      return clipboardData.getData('text/plain');
+    });
+    const fragment = JSON.parse(copied);
+    assert.deepEqual(fragment.topology.nodes.map((node) => node.id), ['api', 'db']);
+    assert.equal(fragment.topology.links.length, 1, 'the link between them is copied, not the one from clients');
+    await page.evaluate((text) => {
+      const clipboardData = new DataTransfer();
+      clipboardData.setData('text/plain', text);
+      document.body.dispatchEvent(new ClipboardEvent('paste', { clipboardData, bubbles: true, cancelable: true }));
+    }, copied);
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="node"]').length === 5);
+    const ids = await nodeIds(page);
+    const fresh = ids.filter((id) => !['clients', 'api', 'db'].includes(id));
+    assert.equal(fresh.length, 2, `two new nodes: ${ids}`);
+    const selected = await page.locator('[data-testid="node"][data-selected="true"]').evaluateAll((nodes) => nodes.map((node) => node.dataset.nodeId));
+    assert.deepEqual(selected.sort(), [...fresh].sort(), 'the pasted nodes are selected');
+    const links = await page.getByTestId('link').evaluateAll((items) => items.map((item) => `${item.dataset.from}->${item.dataset.to}`));
+    assert.ok(links.includes(`${fresh[0]}->${fresh[1]}`), `a link between the pasted nodes: ${links}`);
+    assert.equal(links.length, 3);
+    await page.screenshot({ animations: 'disabled', path: path.join(ARTIFACTS, 'editor-14-paste.png') });
+    await page.getByTestId('undo').click();
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="node"]').length === 3);
+  });
+
   test('300 nodes: frame time while dragging a node (printed, not asserted)', async () => {
     const nodes = [{ id: 'clients', kind: 'load_generator', position: { x: 0, y: 0 }, properties: {} }];
     const links = [];

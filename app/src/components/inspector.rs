@@ -6,10 +6,14 @@
 
 use crate::components::canvas::{LINK_KINDS, link_kind_name, link_kind_title};
 use crate::editor::icons::icon_or_generic;
-use crate::editor::schema_form::{FieldInput, FieldSpec, display, fields_of, parse_input};
+use crate::editor::schema_form::{
+    FieldInput, FieldSpec, Variant, display, fields_of, parse_input, variant_tag,
+};
 use crate::editor::{Editor, Selection, properties_json};
 use crate::format;
-use faultline_engine::scenario::catalog::link_network_schema;
+use faultline_engine::scenario::catalog::{
+    link_network_schema, run_settings_schema, workload_stream_schema,
+};
 use leptos::prelude::*;
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -121,6 +125,145 @@ fn scenario_form(editor: Editor) -> impl IntoView {
                 }
             ></textarea>
         </div>
+        {run_settings_form(editor)}
+        {workload_form(editor)}
+    }
+}
+
+/// The scenario's `run` object, from `RunSettings`' JSON Schema.
+fn run_settings_form(editor: Editor) -> impl IntoView {
+    let target = FormTarget {
+        read: Arc::new(move |field: &str| {
+            editor.document.with(|document| {
+                document
+                    .as_ref()
+                    .and_then(|scenario| serde_json::to_value(&scenario.run).ok())
+                    .and_then(|run| run.get(field).cloned())
+                    .into_iter()
+                    .collect()
+            })
+        }),
+        write: Arc::new(move |field: &str, value: Option<Value>| {
+            editor.set_run_field(field, value)
+        }),
+        paths: vec!["run".to_string()],
+    };
+    view! {
+        <h3 class="form-section">"Run settings"</h3>
+        <div data-testid="run-settings">
+            {schema_fields(fields_of(&run_settings_schema()), target, "run")}
+        </div>
+    }
+}
+
+/// The workload's streams, one schema-driven form each, with add and remove.
+/// `client` and `target` pick among the topology's node ids.
+fn workload_form(editor: Editor) -> impl IntoView {
+    let stream_count = Memo::new(move |_| {
+        editor.document.with(|document| {
+            document
+                .as_ref()
+                .map_or(0, |scenario| scenario.workload.streams.len())
+        })
+    });
+    view! {
+        <h3 class="form-section">"Workload"</h3>
+        <div data-testid="workload">
+            {move || {
+                let count = stream_count.get();
+                if count == 0 {
+                    view! {
+                        <p class="field-help" data-testid="no-streams">
+                            "No streams: nothing sends requests. Add one from a load generator."
+                        </p>
+                    }
+                        .into_any()
+                } else {
+                    (0..count).map(|index| stream_form(editor, index)).collect_view().into_any()
+                }
+            }}
+            <button class="button" data-testid="add-stream" on:click=move |_| editor.add_stream()>
+                "Add stream"
+            </button>
+        </div>
+    }
+}
+
+fn stream_form(editor: Editor, index: usize) -> impl IntoView {
+    let node_ids: Vec<(String, &'static str)> = editor.document.with_untracked(|document| {
+        document
+            .iter()
+            .flat_map(|scenario| scenario.topology.nodes.iter())
+            .map(|node| (node.id.clone(), node.spec.kind_name()))
+            .collect()
+    });
+    let fields: Vec<FieldSpec> = fields_of(&workload_stream_schema())
+        .into_iter()
+        .map(|mut field| {
+            if field.name == "client" || field.name == "target" {
+                let wanted_client = field.name == "client";
+                field.input = FieldInput::Choice(
+                    std::iter::once((
+                        Value::from(""),
+                        "(choose a node)".to_string(),
+                        String::new(),
+                    ))
+                    .chain(
+                        node_ids
+                            .iter()
+                            .filter(|(_, kind)| (*kind == "load_generator") == wanted_client)
+                            .map(|(id, kind)| {
+                                (
+                                    Value::from(id.as_str()),
+                                    id.clone(),
+                                    format::wire_name(kind),
+                                )
+                            }),
+                    )
+                    .collect(),
+                );
+            }
+            field
+        })
+        .collect();
+    let stream_id = move || {
+        editor.document.with(|document| {
+            document
+                .as_ref()
+                .and_then(|scenario| scenario.workload.streams.get(index))
+                .map(|stream| stream.id.clone())
+                .unwrap_or_default()
+        })
+    };
+    let target = FormTarget {
+        read: Arc::new(move |field: &str| {
+            editor.document.with(|document| {
+                document
+                    .as_ref()
+                    .and_then(|scenario| scenario.workload.streams.get(index))
+                    .and_then(|stream| serde_json::to_value(stream).ok())
+                    .and_then(|stream| stream.get(field).cloned())
+                    .into_iter()
+                    .collect()
+            })
+        }),
+        write: Arc::new(move |field: &str, value: Option<Value>| {
+            editor.set_stream_field(index, field, value)
+        }),
+        paths: vec![format!("workload.streams[{index}]")],
+    };
+    view! {
+        <fieldset class="stream-form" data-testid="stream" data-index=index.to_string()>
+            <legend class="field-label">"Stream " {stream_id}</legend>
+            {schema_fields(fields, target, &format!("stream{index}"))}
+            <button
+                class="button"
+                data-testid="remove-stream"
+                on:click=move |_| editor.remove_stream(index)
+            >
+                "Remove stream"
+            </button>
+        </fieldset>
     }
 }
 
@@ -334,18 +477,146 @@ fn zone_form(editor: Editor, zone_id: String) -> impl IntoView {
     }
 }
 
-fn schema_fields(
-    fields: Vec<FieldSpec>,
-    target: FormTarget,
-    id_prefix: &'static str,
-) -> impl IntoView {
+fn schema_fields(fields: Vec<FieldSpec>, target: FormTarget, id_prefix: &str) -> AnyView {
     fields
         .into_iter()
         .map(|field| field_view(field, target.clone(), id_prefix))
         .collect_view()
+        .into_any()
 }
 
-fn field_view(field: FieldSpec, target: FormTarget, id_prefix: &'static str) -> impl IntoView {
+/// A tagged enum (a distribution, a load pattern): a picker of the variant and,
+/// below it, the chosen variant's own fields as a nested schema form whose
+/// edits rewrite the whole value through the parent's `write`. With several
+/// objects selected the sub-form shows and edits the first one's value.
+fn variant_input(
+    field: &FieldSpec,
+    variants: Vec<Variant>,
+    target: FormTarget,
+    input_id: String,
+    help_id: String,
+    set_error: WriteSignal<Option<String>>,
+) -> AnyView {
+    let name = field.name.clone();
+    let current_value: Arc<dyn Fn() -> Value + Send + Sync> = {
+        let read = target.read.clone();
+        let name = name.clone();
+        Arc::new(move || read(&name).into_iter().next().unwrap_or(Value::Null))
+    };
+    let tag = {
+        let current_value = current_value.clone();
+        Memo::new(move |_| variant_tag(&current_value()).unwrap_or_default())
+    };
+    let choose = {
+        let variants = variants.clone();
+        let current_value = current_value.clone();
+        let write = target.write.clone();
+        let name = name.clone();
+        move |chosen: String| {
+            let value = variants
+                .iter()
+                .find(|variant| variant.tag == chosen)
+                .map(|variant| variant.starter(Some(&current_value())));
+            set_error.set(write(&name, value).err());
+        }
+    };
+    let descriptions: Vec<(String, String)> = variants
+        .iter()
+        .map(|variant| (variant.tag.clone(), variant.description.clone()))
+        .collect();
+    let chosen_description = move || {
+        let tag = tag.get();
+        descriptions
+            .iter()
+            .find(|(candidate, _)| *candidate == tag)
+            .map(|(_, description)| description.clone())
+            .unwrap_or_default()
+    };
+    let sub_form = {
+        let variants = variants.clone();
+        let input_id = input_id.clone();
+        move || {
+            let tag = tag.get();
+            let payload_schema = variants
+                .iter()
+                .find(|variant| variant.tag == tag)
+                .and_then(|variant| variant.payload_schema.clone())?;
+            let read_value = current_value.clone();
+            let write_value = current_value.clone();
+            let read_tag = tag.clone();
+            let write_tag = tag.clone();
+            let parent_write = target.write.clone();
+            let parent_name = name.clone();
+            let nested = FormTarget {
+                read: Arc::new(move |inner: &str| {
+                    vec![
+                        read_value()
+                            .get(&read_tag)
+                            .and_then(|payload| payload.get(inner))
+                            .cloned()
+                            .unwrap_or(Value::Null),
+                    ]
+                }),
+                write: Arc::new(move |inner: &str, value: Option<Value>| {
+                    let mut whole = write_value();
+                    let payload = whole
+                        .get_mut(&write_tag)
+                        .and_then(Value::as_object_mut)
+                        .ok_or("pick a kind first")?;
+                    match value {
+                        Some(value) => {
+                            payload.insert(inner.to_string(), value);
+                        }
+                        None => {
+                            payload.remove(inner);
+                        }
+                    }
+                    parent_write(&parent_name, Some(whole))
+                }),
+                paths: target
+                    .paths
+                    .iter()
+                    .map(|path| format!("{path}.{}.{tag}", name))
+                    .collect(),
+            };
+            Some(view! {
+                <div class="subform" data-testid="subform" data-variant=tag.clone()>
+                    {schema_fields(fields_of(&payload_schema), nested, &format!("{input_id}-{tag}"))}
+                </div>
+            })
+        }
+    };
+    let select_id = input_id.clone();
+    let optional = field.optional;
+    view! {
+        <select
+            id=select_id
+            class="field-input"
+            data-field=field.name.clone()
+            data-testid="variant-picker"
+            aria-describedby=help_id
+            prop:value=move || tag.get()
+            on:change=move |event| choose(event_target_value(&event))
+        >
+            {optional.then(|| view! { <option value="">"(none)"</option> })}
+            {variants
+                .into_iter()
+                .map(|variant| {
+                    view! {
+                        <option value=variant.tag.clone() title=variant.description.clone()>
+                            {variant.tag.replace('_', " ")}
+                        </option>
+                    }
+                })
+                .collect_view()}
+        </select>
+        <p class="field-help variant-help">{chosen_description}</p>
+        {sub_form}
+    }
+    .into_any()
+}
+
+fn field_view(field: FieldSpec, target: FormTarget, id_prefix: &str) -> impl IntoView {
     let (error, set_error) = signal(None::<String>);
     let input_id = format!("{id_prefix}-{}", field.name);
     let name = field.name.clone();
@@ -473,6 +744,14 @@ fn field_view(field: FieldSpec, target: FormTarget, id_prefix: &'static str) -> 
                 </select>
             }
             .into_any(),
+            FieldInput::Variants(variants) => variant_input(
+                &field,
+                variants,
+                target.clone(),
+                input_id.clone(),
+                help_id.clone(),
+                set_error,
+            ),
             FieldInput::Json => view! {
                 <textarea
                     id=input_id.clone()

@@ -3,6 +3,7 @@
 pub mod canvas;
 pub mod check_list;
 pub mod event_log;
+pub mod focus;
 pub mod header;
 pub mod inspector;
 pub mod load_failure;

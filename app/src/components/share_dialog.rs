@@ -1,6 +1,7 @@
 //! The share dialog: the link that carries the whole scenario, selectable and
 //! copyable. The link is shown as text in an input, never as markup.
 
+use crate::components::focus::{manage_dialog_focus, trap_tab};
 use crate::workspace::{Workspace, WorkspaceView};
 use leptos::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -20,6 +21,10 @@ pub fn ShareDialog(workspace: Workspace, open: WorkspaceView) -> impl IntoView {
             });
         }
     };
+    manage_dialog_focus(
+        move || open.share_url.with(Option::is_some),
+        "[data-testid=share-dialog]",
+    );
     view! {
         <Show when=move || open.share_url.with(Option::is_some)>
             <div class="dialog-backdrop" on:click=move |_| close()>
@@ -30,6 +35,7 @@ pub fn ShareDialog(workspace: Workspace, open: WorkspaceView) -> impl IntoView {
                     aria-labelledby="share-title"
                     data-testid="share-dialog"
                     on:click=|event| event.stop_propagation()
+                    on:keydown=|event| trap_tab(&event)
                 >
                     <div class="dialog-head">
                         <h2 id="share-title">"Share link"</h2>

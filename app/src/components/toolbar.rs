@@ -3,6 +3,7 @@
 //! get, and the keyboard cheat sheet.
 
 use crate::components::canvas::{LINK_KINDS, link_kind_name, link_kind_title};
+use crate::components::focus::{manage_dialog_focus, trap_tab};
 use crate::editor::Editor;
 use faultline_engine::scenario::LinkKind;
 use leptos::prelude::*;
@@ -128,12 +129,17 @@ pub const SHORTCUTS: &[(&str, &str)] = &[
     ("L", "Tidy layout"),
     ("Tab, Enter", "Move between nodes and links, select"),
     ("Ctrl/⌘ + S", "Download the scenario"),
+    (
+        "Shift + F10, Menu key",
+        "Context menu of the focused node or link (arrows, Enter, Esc)",
+    ),
     ("Esc", "Clear selection, close menus"),
     ("?", "This cheat sheet"),
 ];
 
 #[component]
 pub fn CheatSheet(open: ReadSignal<bool>, set_open: WriteSignal<bool>) -> impl IntoView {
+    manage_dialog_focus(move || open.get(), "[data-testid=cheat-sheet]");
     view! {
         <Show when=move || open.get()>
             <div class="dialog-backdrop" on:click=move |_| set_open.set(false)>
@@ -144,6 +150,7 @@ pub fn CheatSheet(open: ReadSignal<bool>, set_open: WriteSignal<bool>) -> impl I
                     aria-labelledby="cheat-sheet-title"
                     data-testid="cheat-sheet"
                     on:click=|event| event.stop_propagation()
+                    on:keydown=|event| trap_tab(&event)
                 >
                     <div class="dialog-head">
                         <h2 id="cheat-sheet-title">"Keyboard shortcuts"</h2>

@@ -9,6 +9,16 @@ pub const GENERIC_ICON: &str = "M4 6 h16 v12 h-16 Z M8 10 h8 M8 14 h5";
 /// `(kind, path data)`. Kinds other engineers are adding are listed ahead of
 /// time so their palette entries are recognisable the day they land.
 const ICONS: &[(&str, &str)] = &[
+    // A client sending a key to a ballot box: a Raft KV client.
+    (
+        "raft_kv_client",
+        "M3 9 h7 v6 h-3 l-2 2 v-2 h-2 Z M12 12 h4 M14 10 l2 2 l-2 2 M17 7 h4 v10 h-4 Z",
+    ),
+    // Three boxes growing in height with an up arrow: scaling out.
+    (
+        "autoscaler",
+        "M3 20 v-4 h4 v4 Z M9 20 v-7 h4 v7 Z M15 20 v-10 h4 v10 Z M5 11 l6 -6 l2 2 l5 -4 M15 3 h3 v3",
+    ),
     // A person with motion lines: something that generates load.
     (
         "load_generator",

@@ -12,6 +12,8 @@ pub mod icons;
 pub mod schema_form;
 pub mod share;
 pub mod storage;
+pub mod workload;
+pub mod zones;
 
 use crate::driver::SimDriver;
 use faultline_engine::Scenario;
@@ -363,19 +365,29 @@ impl Editor {
         if dx == 0.0 && dy == 0.0 {
             return;
         }
-        let label = if ids.len() == 1 {
-            "Move node"
-        } else {
-            "Move nodes"
-        };
-        self.edit(label, |scenario| {
+        // Membership follows where the nodes were dropped (see `zones`), so
+        // the label says when a zone was joined or left.
+        let mut moved_scenario = None;
+        if let Some(mut scenario) = self.document.get_untracked() {
             for node in &mut scenario.topology.nodes {
                 if ids.contains(&node.id) {
                     node.position.x += dx;
                     node.position.y += dy;
                 }
             }
-        });
+            let rezoned = zones::reassign_dropped_nodes(&mut scenario, ids);
+            moved_scenario = Some((scenario, rezoned));
+        }
+        let Some((after, rezoned)) = moved_scenario else {
+            return;
+        };
+        let label = match (ids.len() == 1, rezoned) {
+            (true, false) => "Move node",
+            (false, false) => "Move nodes",
+            (true, true) => "Move node and change its zone",
+            (false, true) => "Move nodes and change their zones",
+        };
+        self.edit(label, move |scenario| *scenario = after);
     }
 
     pub fn set_node_label(self, id: &str, label: String) {

@@ -5,6 +5,7 @@
 //!
 //! Nothing here knows a component kind: a new kind gets a form automatically.
 
+use faultline_engine::scenario::catalog::starter_value;
 use serde_json::Value;
 
 /// How a property is edited.
@@ -22,8 +23,70 @@ pub enum FieldInput {
     Text,
     /// One of a fixed set of values: `(value, label, description)`.
     Choice(Vec<(Value, String, String)>),
-    /// Objects, arrays, distributions: edited as JSON text.
+    /// An enum with data (serde's externally tagged form, e.g. a
+    /// distribution `{"exponential": {"mean_ms": 10}}`): a picker of the
+    /// variant and a sub-form for the chosen variant's own fields.
+    Variants(Vec<Variant>),
+    /// Arrays and anything else structured: edited as JSON text.
     Json,
+}
+
+/// One branch of a tagged enum as the editor offers it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Variant {
+    /// The wire tag, e.g. `log_normal`.
+    pub tag: String,
+    pub description: String,
+    /// Schema of the variant's payload object; `None` for a unit variant
+    /// (stored as the bare string `tag`).
+    pub payload_schema: Option<Value>,
+}
+
+impl Variant {
+    /// A value of this variant: the payload's starter values, with every
+    /// `_ms` field taking the first `_ms` number of `previous` (switching
+    /// exponential 10 ms to constant keeps 10 ms) and other numbers 1.
+    pub fn starter(&self, previous: Option<&Value>) -> Value {
+        let Some(payload_schema) = &self.payload_schema else {
+            return Value::String(self.tag.clone());
+        };
+        let carried_ms = previous
+            .and_then(Value::as_object)
+            .and_then(|object| object.values().next())
+            .and_then(Value::as_object)
+            .and_then(|payload| {
+                payload
+                    .iter()
+                    .find(|(name, value)| name.ends_with("_ms") && value.is_number())
+                    .map(|(_, value)| value.clone())
+            });
+        let mut payload = starter_value(payload_schema);
+        if let Value::Object(fields) = &mut payload {
+            for (name, value) in fields.iter_mut() {
+                if name.ends_with("_ms")
+                    && let Some(carried) = &carried_ms
+                {
+                    *value = carried.clone();
+                } else if value.as_f64() == Some(0.0)
+                    && payload_schema
+                        .pointer(&format!("/properties/{name}/default"))
+                        .is_none()
+                {
+                    *value = Value::from(1.0);
+                }
+            }
+        }
+        serde_json::json!({ self.tag.clone(): payload })
+    }
+}
+
+/// The variant tag of a stored value (`"tag"` or `{"tag": {...}}`).
+pub fn variant_tag(value: &Value) -> Option<String> {
+    match value {
+        Value::String(tag) => Some(tag.clone()),
+        Value::Object(object) if object.len() == 1 => object.keys().next().cloned(),
+        _ => None,
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -75,6 +138,23 @@ pub fn fields_of(schema: &Value) -> Vec<FieldSpec> {
 }
 
 fn field_spec(name: &str, schema: &Value, required: bool) -> FieldSpec {
+    // `Option<T>` of a structured T: `anyOf: [T, {"type": "null"}]`.
+    if let Some(branches) = schema.get("anyOf").and_then(Value::as_array)
+        && branches.len() == 2
+        && let Some(null_index) = branches
+            .iter()
+            .position(|branch| branch.get("type") == Some(&Value::from("null")))
+    {
+        let mut inner = branches[1 - null_index].clone();
+        if let (Value::Object(inner_object), Value::Object(outer)) = (&mut inner, schema) {
+            for (key, value) in outer.iter().filter(|(key, _)| *key != "anyOf") {
+                inner_object.insert(key.clone(), value.clone());
+            }
+        }
+        let mut field = field_spec(name, &inner, required);
+        field.optional = true;
+        return field;
+    }
     let (title, unit) = UNIT_SUFFIXES
         .iter()
         .find_map(|(suffix, unit)| {
@@ -102,6 +182,8 @@ fn field_spec(name: &str, schema: &Value, required: bool) -> FieldSpec {
     let is_probability = name.ends_with("_probability");
     let input = if let Some(choices) = choices_of(schema) {
         FieldInput::Choice(choices)
+    } else if let Some(variants) = variants_of(schema) {
+        FieldInput::Variants(variants)
     } else if types.contains(&"integer") {
         FieldInput::Integer { minimum, maximum }
     } else if types.contains(&"number") {
@@ -155,6 +237,51 @@ fn choices_of(schema: &Value) -> Option<Vec<(Value, String, String)>> {
             Some((value.clone(), display(&value), description))
         })
         .collect()
+}
+
+/// `oneOf` whose branches are unit variants (`const`/`enum` strings) or
+/// externally tagged objects `{"tag": payload}`.
+fn variants_of(schema: &Value) -> Option<Vec<Variant>> {
+    let branches = schema.get("oneOf")?.as_array()?;
+    let mut variants = Vec::new();
+    for branch in branches {
+        let description = branch
+            .get("description")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .replace('\n', " ");
+        if let Some(tag) = branch.get("const").and_then(Value::as_str) {
+            variants.push(Variant {
+                tag: tag.to_string(),
+                description,
+                payload_schema: None,
+            });
+        } else if let Some(tags) = branch.get("enum").and_then(Value::as_array) {
+            for tag in tags {
+                variants.push(Variant {
+                    tag: tag.as_str()?.to_string(),
+                    description: description.clone(),
+                    payload_schema: None,
+                });
+            }
+        } else {
+            let properties = branch.get("properties")?.as_object()?;
+            if properties.len() != 1 {
+                return None;
+            }
+            let (tag, payload_schema) = properties.iter().next()?;
+            let payload_description = payload_schema
+                .get("description")
+                .and_then(Value::as_str)
+                .map(|text| text.replace('\n', " "));
+            variants.push(Variant {
+                tag: tag.clone(),
+                description: payload_description.unwrap_or(description),
+                payload_schema: Some(payload_schema.clone()),
+            });
+        }
+    }
+    (!variants.is_empty()).then_some(variants)
 }
 
 /// How a value reads in an input box (JSON for anything structured).
@@ -217,7 +344,7 @@ pub fn parse_input(field: &FieldSpec, text: &str) -> Result<Option<Value>, Strin
                     choices.iter().map(|(value, _, _)| display(value)).collect();
                 format!("expected one of: {}", names.join(", "))
             }),
-        FieldInput::Json => serde_json::from_str(trimmed)
+        FieldInput::Variants(_) | FieldInput::Json => serde_json::from_str(trimmed)
             .map(Some)
             .map_err(|error| format!("not valid JSON: {error}")),
     }
@@ -271,7 +398,36 @@ mod tests {
     fn units_ranges_and_defaults_come_from_the_schema() {
         let fields = sink_fields();
         assert_eq!(fields[0].name, "service_time", "required fields first");
-        assert_eq!(fields[0].input, FieldInput::Json);
+        let FieldInput::Variants(variants) = &fields[0].input else {
+            panic!(
+                "a distribution gets a variant picker: {:?}",
+                fields[0].input
+            );
+        };
+        let tags: Vec<&str> = variants
+            .iter()
+            .map(|variant| variant.tag.as_str())
+            .collect();
+        assert_eq!(
+            tags,
+            [
+                "constant",
+                "uniform",
+                "exponential",
+                "normal",
+                "log_normal",
+                "pareto",
+                "empirical"
+            ]
+        );
+        let previous = serde_json::json!({"exponential": {"mean_ms": 10.0}});
+        assert_eq!(
+            variants[1].starter(Some(&previous)),
+            serde_json::json!({"uniform": {"low_ms": 10.0, "high_ms": 10.0}}),
+            "switching keeps the milliseconds"
+        );
+        let pareto = variants[5].starter(Some(&previous));
+        assert_eq!(pareto.pointer("/pareto/shape"), Some(&Value::from(1.0)));
         let timeout = fields
             .iter()
             .find(|field| field.name == "downstream_timeout_ms")

@@ -12,7 +12,9 @@
 mod geometry;
 mod minimap;
 
+use crate::components::focus::{focus_first_in, move_in_menu};
 use crate::editor::icons::icon_or_generic;
+use crate::editor::zones::zone_box;
 use crate::editor::{
     Editor, NODE_HEIGHT_PX, NODE_WIDTH_PX, Selection, Viewport, problem_link_index,
     problem_node_index,
@@ -38,8 +40,6 @@ const CLICK_SLOP_PX: f64 = 3.0;
 const GUIDE_CATCH_PX: f64 = 6.0;
 /// MIME type of a palette drag.
 pub const PALETTE_DRAG_TYPE: &str = "application/x-faultline-kind";
-const ZONE_PADDING_PX: f64 = 18.0;
-const ZONE_LABEL_SPACE_PX: f64 = 22.0;
 
 #[derive(Clone, Debug, Default)]
 enum Gesture {
@@ -81,6 +81,10 @@ struct Menu {
     x: f64,
     y: f64,
     target: MenuTarget,
+    /// Opened from the keyboard (Shift+F10, the Menu key): its first item
+    /// takes the focus, and Escape gives it back to this element of the
+    /// diagram (`(attribute, value)`, e.g. `("data-node-id", "api")`).
+    return_focus: Option<(&'static str, String)>,
 }
 
 /// What the pointer is over, found from the event target's ancestors.
@@ -470,11 +474,80 @@ pub fn EditorCanvas(
                 world: world_of(point),
             },
         };
+        // A keyboard-opened menu is already showing: the browser's own
+        // contextmenu event that follows the key must not replace it.
+        if menu.with_untracked(|menu| {
+            menu.as_ref()
+                .is_some_and(|menu| menu.return_focus.is_some())
+        }) && event.button() != 2
+        {
+            return;
+        }
         set_menu.set(Some(Menu {
             x: point.0,
             y: point.1,
             target,
+            return_focus: None,
         }));
+    };
+
+    // Shift+F10 or the Menu key on a focused node or link: its context menu,
+    // placed at the element's centre, with the first item focused.
+    let on_keyboard_menu = move |event: ev::KeyboardEvent| {
+        let key = event.key();
+        if !(key == "ContextMenu" || (key == "F10" && event.shift_key())) {
+            return;
+        }
+        event.prevent_default();
+        let Some(svg) = event
+            .current_target()
+            .and_then(|target| target.dyn_into::<web_sys::Element>().ok())
+        else {
+            return;
+        };
+        let origin = svg.get_bounding_client_rect();
+        let focused = event
+            .target()
+            .and_then(|target| target.dyn_into::<web_sys::Element>().ok());
+        let point = focused
+            .as_ref()
+            .map(|element| {
+                let rect = element.get_bounding_client_rect();
+                (
+                    rect.left() + rect.width() / 2.0 - origin.left(),
+                    rect.top() + rect.height() / 2.0 - origin.top(),
+                )
+            })
+            .unwrap_or((origin.width() / 2.0, origin.height() / 2.0));
+        let (target, return_focus) = match hit_of(event.target()) {
+            Hit::Node(id) | Hit::Handle(id) => {
+                editor.click_node(&id, false);
+                (MenuTarget::Node, Some(("data-node-id", id)))
+            }
+            Hit::Link(index) => {
+                editor.select(Selection {
+                    link: Some(index),
+                    ..Selection::default()
+                });
+                (
+                    MenuTarget::Link(index),
+                    Some(("data-link-index", index.to_string())),
+                )
+            }
+            Hit::Zone(_) | Hit::Background => (
+                MenuTarget::Background {
+                    world: world_of(point),
+                },
+                Some(("data-testid", "topology".to_string())),
+            ),
+        };
+        set_menu.set(Some(Menu {
+            x: point.0,
+            y: point.1,
+            target,
+            return_focus,
+        }));
+        request_animation_frame(|| focus_first_in("[data-testid=context-menu]"));
     };
 
     let transform = move || {
@@ -546,6 +619,7 @@ pub fn EditorCanvas(
                 on:pointerup=on_pointerup
                 on:wheel=on_wheel
                 on:contextmenu=on_contextmenu
+                on:keydown=on_keyboard_menu
             >
                 <defs>
                     <pattern
@@ -656,25 +730,8 @@ fn drawing_view(
             if centres.is_empty() {
                 return None;
             }
-            let left = centres.iter().map(|c| c.0).fold(f64::INFINITY, f64::min)
-                - NODE_WIDTH_PX / 2.0
-                - ZONE_PADDING_PX;
-            let right = centres
-                .iter()
-                .map(|c| c.0)
-                .fold(f64::NEG_INFINITY, f64::max)
-                + NODE_WIDTH_PX / 2.0
-                + ZONE_PADDING_PX;
-            let top = centres.iter().map(|c| c.1).fold(f64::INFINITY, f64::min)
-                - NODE_HEIGHT_PX / 2.0
-                - ZONE_PADDING_PX
-                - ZONE_LABEL_SPACE_PX;
-            let bottom = centres
-                .iter()
-                .map(|c| c.1)
-                .fold(f64::NEG_INFINITY, f64::max)
-                + NODE_HEIGHT_PX / 2.0
-                + ZONE_PADDING_PX;
+            let (left, top, right, bottom) = zone_box(&centres)?;
+            let members = zone.nodes.join(" ");
             let label = if zone.label.is_empty() {
                 zone.id.clone()
             } else {
@@ -691,7 +748,12 @@ fn drawing_view(
                 }
             };
             Some(view! {
-                <g class="zone" data-zone-id=id data-selected=move || selected().to_string()>
+                <g
+                    class="zone"
+                    data-zone-id=id
+                    data-members=members
+                    data-selected=move || selected().to_string()
+                >
                     <rect
                         class="zone-box"
                         x=left
@@ -1347,16 +1409,60 @@ fn context_menu(menu: Menu, editor: Editor, set_menu: WriteSignal<Option<Menu>>)
             items
         }
     };
+    let return_focus = menu.return_focus.clone();
+    let on_keydown = move |event: ev::KeyboardEvent| {
+        if move_in_menu(&event) {
+            event.prevent_default();
+        } else if event.key() == "Escape" || event.key() == "Tab" {
+            if event.key() == "Escape" {
+                // Escape closes the menu only, not the selection too.
+                event.prevent_default();
+                event.stop_propagation();
+            }
+            close();
+            if let Some((attribute, value)) = &return_focus {
+                focus_diagram_element(attribute, value);
+            }
+        }
+    };
     view! {
         <div
             class="context-menu"
             role="menu"
             data-testid="context-menu"
+            on:keydown=on_keydown
             style:left=format!("{}px", menu.x)
             style:top=format!("{}px", menu.y)
         >
             {items}
         </div>
+    }
+}
+
+/// Focuses the diagram element whose `attribute` is `value` (a node, a link,
+/// the diagram itself), found by comparing attributes rather than by building
+/// a selector from a user-chosen id.
+fn focus_diagram_element(attribute: &str, value: &str) {
+    let Some(document) = web_sys::window().and_then(|window| window.document()) else {
+        return;
+    };
+    let Ok(Some(diagram)) = document.query_selector("[data-testid=topology]") else {
+        return;
+    };
+    if attribute == "data-testid" {
+        let _ = diagram.unchecked_ref::<web_sys::HtmlElement>().focus();
+        return;
+    }
+    // Nodes and links are the focusable `g` elements of the diagram.
+    let candidates = diagram.get_elements_by_tag_name("g");
+    for index in 0..candidates.length() {
+        if let Some(element) = candidates.item(index)
+            && element.get_attribute(attribute).as_deref() == Some(value)
+            && element.has_attribute("tabindex")
+        {
+            let _ = element.unchecked_ref::<web_sys::HtmlElement>().focus();
+            return;
+        }
     }
 }
 
