@@ -1,20 +1,34 @@
-//! The root component: creates the driver and workspace and lays out the screen.
+//! The root component: creates the driver, editor and workspace and lays out the screen.
 
+use crate::components::canvas::EditorCanvas;
 use crate::components::check_list::CheckList;
 use crate::components::event_log::EventLog;
 use crate::components::header::Header;
+use crate::components::inspector::Inspector;
 use crate::components::load_failure::LoadFailurePanel;
+use crate::components::palette::Palette;
+use crate::components::problems_panel::ProblemsPanel;
 use crate::components::run_controls::RunControls;
 use crate::components::scenario_summary::ScenarioSummary;
-use crate::components::topology::TopologyView;
+use crate::components::share_dialog::ShareDialog;
+use crate::components::status_bar::StatusBar;
+use crate::components::toolbar::{CheatSheet, Toolbar};
 use crate::driver::SimDriver;
+use crate::editor::{Editor, storage};
+use crate::shortcuts;
 use crate::workspace::Workspace;
+use faultline_engine::scenario::LinkKind;
 use leptos::prelude::*;
 
 #[component]
 pub fn App() -> impl IntoView {
     let (driver, sim) = SimDriver::new();
-    let (workspace, open) = Workspace::new(driver);
+    let editor = Editor::new(driver);
+    provide_context(editor.problems);
+    let (workspace, open) = Workspace::new(editor);
+    let (new_link_kind, set_new_link_kind) = signal(LinkKind::SyncCall);
+    let (cheat_sheet_open, set_cheat_sheet_open) = signal(false);
+    shortcuts::install(editor, workspace, set_cheat_sheet_open);
     workspace.start();
 
     // The tab title is outside the reactive DOM: keep it in sync with the scenario.
@@ -30,25 +44,62 @@ pub fn App() -> impl IntoView {
             None => "Faultline".to_string(),
         });
     });
+    // Autosave: every change to the document is written to localStorage, so a
+    // reload or a crashed tab comes back to the same work.
+    Effect::new(move |_| {
+        let text = editor.document.with(|document| {
+            document
+                .as_ref()
+                .and_then(|scenario| serde_json::to_string(scenario).ok())
+        });
+        if let Some(text) = text {
+            storage::write_autosave(text);
+        }
+    });
 
+    let invalid = move || editor.problems.with(|problems| !problems.is_empty());
     view! {
         <div class="app">
             <Header workspace=workspace open=open />
             <main class="layout">
+                <Palette editor=editor />
                 <section class="stage" aria-label="Scenario">
                     <ScenarioSummary scenario=open.scenario />
                     <LoadFailurePanel
                         failure=open.load_failure
                         on_dismiss=move || workspace.dismiss_failure()
                     />
-                    <TopologyView scenario=open.scenario snapshot=sim.snapshot />
+                    <Toolbar
+                        editor=editor
+                        new_link_kind=new_link_kind
+                        set_new_link_kind=set_new_link_kind
+                        set_cheat_sheet_open=set_cheat_sheet_open
+                    />
+                    <EditorCanvas
+                        editor=editor
+                        workspace=workspace
+                        snapshot=sim.snapshot
+                        new_link_kind=new_link_kind
+                    />
+                    <StatusBar editor=editor />
                 </section>
-                <aside class="panel" aria-label="Simulation">
-                    <RunControls driver=driver sim=sim />
+                <aside class="panel" aria-label="Inspector and simulation">
+                    <Inspector editor=editor />
+                    <ProblemsPanel editor=editor />
+                    <fieldset
+                        class="run-gate"
+                        disabled=invalid
+                        title=move || invalid().then_some("Fix the problems listed above to run")
+                    >
+                        <legend class="visually-hidden">"Run"</legend>
+                        <RunControls driver=driver sim=sim />
+                    </fieldset>
                     <CheckList snapshot=sim.snapshot />
                     <EventLog lines=sim.trace_lines />
                 </aside>
             </main>
+            <CheatSheet open=cheat_sheet_open set_open=set_cheat_sheet_open />
+            <ShareDialog workspace=workspace open=open />
         </div>
     }
 }

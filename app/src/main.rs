@@ -3,8 +3,10 @@
 mod app;
 mod components;
 mod driver;
+mod editor;
 mod format;
 mod loader;
+mod shortcuts;
 mod workspace;
 
 fn main() {

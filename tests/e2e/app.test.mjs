@@ -156,6 +156,12 @@ describe('Faultline app in Chromium', () => {
   beforeEach(async () => {
     problems = [];
     page = await context.newPage();
+    // Every test starts from the default example, not the previous test's
+    // autosave; requests cut short by this reset are not the test's problem.
+    await page.goto(baseUrl);
+    await page.getByTestId('node').first().waitFor({ timeout: 30_000 });
+    await page.waitForLoadState('networkidle');
+    await page.evaluate(() => localStorage.clear());
     page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
     page.on('console', (message) => {
       if (message.type() === 'error') problems.push(`console error: ${message.text()}`);
@@ -166,7 +172,7 @@ describe('Faultline app in Chromium', () => {
     page.on('response', (response) => {
       if (response.status() >= 400) problems.push(`HTTP ${response.status()}: ${response.url()}`);
     });
-    await page.goto(baseUrl);
+    await page.reload();
     // The default example is drawn once the wasm has loaded and fetched it.
     await page.getByTestId('node').first().waitFor({ timeout: 30_000 });
   });

@@ -1,4 +1,5 @@
-//! The top bar: product name, the built-in example picker and the file upload.
+//! The top bar: product name, file commands (new, open, save, share, recent)
+//! and the built-in example picker.
 
 use crate::workspace::{Workspace, WorkspaceView};
 use leptos::prelude::*;
@@ -74,11 +75,17 @@ pub fn Header(workspace: Workspace, open: WorkspaceView) -> impl IntoView {
                         />
                     </select>
                 </label>
-                <label class="button upload" title="Open a scenario JSON file">
+                <button class="button" data-testid="new-scenario" title="Start an empty scenario (undoable)" on:click=move |_| workspace.new_scenario()>
+                    <svg class="icon" viewBox="0 0 24 24" aria-hidden="true">
+                        <path d="M6 3 H14 L19 8 V21 H6 Z M14 3 V8 H19 M12 11 V17 M9 14 H15" />
+                    </svg>
+                    <span>"New"</span>
+                </button>
+                <label class="button upload" title="Open a scenario JSON file (or drop one on the canvas)">
                     <svg class="icon" viewBox="0 0 24 24" aria-hidden="true">
                         <path d="M12 16 V4 M7 9 L12 4 L17 9 M5 20 H19" />
                     </svg>
-                    <span>"Open file…"</span>
+                    <span>"Open…"</span>
                     <input
                         class="visually-hidden"
                         type="file"
@@ -87,6 +94,47 @@ pub fn Header(workspace: Workspace, open: WorkspaceView) -> impl IntoView {
                         aria-label="Open a scenario file"
                         on:change=on_upload
                     />
+                </label>
+                <button class="button" data-testid="save" title="Download the scenario as JSON (Ctrl+S)" on:click=move |_| workspace.download()>
+                    <svg class="icon" viewBox="0 0 24 24" aria-hidden="true">
+                        <path d="M12 4 V16 M7 11 L12 16 L17 11 M5 20 H19" />
+                    </svg>
+                    <span>"Save"</span>
+                </button>
+                <button class="button primary" data-testid="share" title="Put the whole scenario in a link" on:click=move |_| workspace.share()>
+                    <svg class="icon" viewBox="0 0 24 24" aria-hidden="true">
+                        <path d="M10 14 a4 4 0 0 0 5.6 0 l3 -3 a4 4 0 0 0 -5.6 -5.6 l-1 1 M14 10 a4 4 0 0 0 -5.6 0 l-3 3 a4 4 0 0 0 5.6 5.6 l1 -1" />
+                    </svg>
+                    <span>"Share"</span>
+                </button>
+                <label class="picker">
+                    <span class="picker-label">"Recent"</span>
+                    <select
+                        data-testid="recent"
+                        aria-label="Recently saved or opened scenarios"
+                        on:change=move |event| {
+                            if let Ok(index) = event_target_value(&event).parse::<usize>() {
+                                workspace.open_recent(index);
+                            }
+                            let select: web_sys::HtmlSelectElement = event_target(&event);
+                            select.set_value("");
+                        }
+                    >
+                        <option value="" selected=true>
+                            {move || if open.recent.with(Vec::is_empty) { "none yet" } else { "Open…" }}
+                        </option>
+                        {move || {
+                            open.recent
+                                .get()
+                                .into_iter()
+                                .enumerate()
+                                .map(|(index, entry)| {
+                                    let when = crate::editor::storage::clock_time(entry.saved_at_ms);
+                                    view! { <option value=index.to_string()>{format!("{} ({when})", entry.title)}</option> }
+                                })
+                                .collect_view()
+                        }}
+                    </select>
                 </label>
             </div>
         </header>

@@ -1,9 +1,16 @@
 //! The app's view components, one module per panel of the screen.
 
+pub mod canvas;
 pub mod check_list;
 pub mod event_log;
+pub mod focus;
 pub mod header;
+pub mod inspector;
 pub mod load_failure;
+pub mod palette;
+pub mod problems_panel;
 pub mod run_controls;
 pub mod scenario_summary;
-pub mod topology;
+pub mod share_dialog;
+pub mod status_bar;
+pub mod toolbar;

@@ -6,6 +6,7 @@
 //! (`migrate`), and then `validate` reports *every* semantic problem with its
 //! JSON path. `schema` derives the published JSON Schema from these types.
 
+pub mod catalog;
 pub mod kafka_consumer;
 pub mod limits;
 pub mod migrate;
