@@ -10,59 +10,12 @@
 
 import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
 import { mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { ARTIFACTS, DIST, ROOT, launchChromium, startStaticServer } from './support.mjs';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const DIST = path.join(ROOT, 'dist');
-const ARTIFACTS = path.join(ROOT, 'tests', 'e2e', 'artifacts');
 const DOCS_SCREENSHOT = path.join(ROOT, 'docs', 'screenshot.png');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-
-const MIME_TYPES = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.mjs': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.json': 'application/json; charset=utf-8',
-  '.wasm': 'application/wasm',
-  '.png': 'image/png',
-  '.svg': 'image/svg+xml',
-  '.ico': 'image/x-icon',
-};
-
-/** Serves dist/ on 127.0.0.1 on a free port; unknown paths are 404. */
-async function startStaticServer(root) {
-  const server = createServer(async (request, response) => {
-    try {
-      const url = new URL(request.url, 'http://127.0.0.1');
-      let relative = decodeURIComponent(url.pathname);
-      if (relative.endsWith('/')) relative += 'index.html';
-      const file = path.resolve(root, '.' + relative);
-      if (!file.startsWith(root + path.sep)) {
-        response.writeHead(403).end();
-        return;
-      }
-      const info = await stat(file).catch(() => null);
-      if (!info || !info.isFile()) {
-        response.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
-        return;
-      }
-      const body = await readFile(file);
-      const type = MIME_TYPES[path.extname(file)] ?? 'application/octet-stream';
-      response.writeHead(200, { 'content-type': type, 'cache-control': 'no-store' }).end(body);
-    } catch (error) {
-      response.writeHead(500, { 'content-type': 'text/plain' }).end(String(error));
-    }
-  });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address();
-  return { server, baseUrl: `http://127.0.0.1:${port}/` };
-}
 
 /** Seconds shown by the sim clock, e.g. "12.345 s" -> 12.345. */
 async function clockSeconds(page) {
@@ -128,23 +81,7 @@ describe('Faultline app in Chromium', () => {
     await mkdir(path.dirname(DOCS_SCREENSHOT), { recursive: true });
     ({ server, baseUrl } = await startStaticServer(DIST));
     userDataDir = await mkdtemp(path.join(tmpdir(), 'faultline-e2e-'));
-    context = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-      viewport: { width: 1440, height: 900 },
-      deviceScaleFactor: 1,
-      colorScheme: 'light',
-    });
+    context = await launchChromium(userDataDir);
   });
 
   after(async () => {
