@@ -280,12 +280,14 @@ describe('Faultline app in Chromium', () => {
     const location = page.getByTestId('engine-location-value');
     await waitForWorker(page);
     assert.equal(await location.textContent(), 'worker');
-    await setSpeed(page, '100×');
+    // 10×: the 30 s run stays far from its end (where Step is disabled) even if
+    // Pause lands late on a loaded machine.
+    await setSpeed(page, '10×');
     await page.getByRole('button', { name: 'Play', exact: true }).click();
     await page.waitForFunction(
       () => {
         const match = /([0-9.]+) s/.exec(document.querySelector('[data-testid="sim-now"]')?.textContent ?? '');
-        return match && Number(match[1]) > 5;
+        return match && Number(match[1]) > 1;
       },
       undefined,
       { timeout: 20_000, polling: 'raf' },
