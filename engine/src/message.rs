@@ -101,6 +101,10 @@ pub enum Payload {
         high_watermark: u64,
         records: Vec<KafkaRecord>,
         error: Option<KafkaError>,
+        /// The leader's log start offset (Kafka's FetchResponse carries it):
+        /// a follower whose log ends below it starts its log there. Records
+        /// may have gaps above it where the cleaner removed old values.
+        log_start_offset: u64,
     },
     /// Follower → leader (KIP-101 OffsetsForLeaderEpoch): where does your log
     /// of `requested_epoch` end? The follower truncates to the answer.
@@ -515,6 +519,11 @@ pub struct KafkaRecord {
     /// (µs). End-to-end latency is measured from it, as Kafka tools do, so
     /// clock skew between producer and consumer shows in that figure.
     pub create_time_us: u64,
+    /// A null value: Kafka's tombstone, which deletes `key` from a compacted
+    /// topic (the cleaner drops the key's older records, and the tombstone
+    /// itself after `delete_retention_ms`). `value` still names the write.
+    #[serde(default)]
+    pub tombstone: bool,
 }
 
 /// Kafka error codes the simulation uses.
@@ -763,6 +772,7 @@ impl fmt::Display for Payload {
                 high_watermark,
                 records,
                 error,
+                ..
             } => write!(
                 formatter,
                 "fetched {topic}-{partition} epoch={leader_epoch} offset={fetch_offset} records={} hw={high_watermark}{}",

@@ -334,6 +334,21 @@ impl Simulator {
                 &node_names,
             ));
         }
+        // Compaction checkers only where some topic is compacted.
+        let kafka_topics: Vec<crate::scenario::KafkaTopicSpec> = scenario
+            .topology
+            .nodes
+            .iter()
+            .filter_map(|node| match &node.spec {
+                ComponentSpec::KafkaController(spec) => Some(spec.topics.clone()),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        checkers.extend(crate::checkers::kafka_compaction::compaction_checkers(
+            &kafka_topics,
+            &node_names,
+        ));
         let mut simulator = Simulator {
             scenario: scenario.clone(),
             seed,

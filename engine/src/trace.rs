@@ -341,6 +341,18 @@ pub enum Fact {
         partition: u32,
         log_start_offset: u64,
     },
+    /// The log cleaner compacted a replica's log (cleanup_policy compact):
+    /// every record in `removed` (half-open offset ranges) is gone by policy,
+    /// superseded by a later record of its key or an expired tombstone; the
+    /// offsets stay unused (gaps). Everything below `cleaned_up_to` is clean.
+    KafkaCleaned {
+        topic: String,
+        partition: u32,
+        cleaned_up_to: u64,
+        removed: Vec<(u64, u64)>,
+        superseded: u64,
+        expired_tombstones: u64,
+    },
 }
 
 impl TraceEvent {
@@ -434,13 +446,14 @@ impl TraceEvent {
                         record,
                     } => write!(
                         line,
-                        "append {topic}-{partition} offset={} epoch={} pid={} seq={} key={} value={}",
+                        "append {topic}-{partition} offset={} epoch={} pid={} seq={} key={} value={}{}",
                         record.offset,
                         record.leader_epoch,
                         record.producer_id,
                         record.sequence,
                         record.key,
-                        record.value
+                        record.value,
+                        if record.tombstone { " tombstone" } else { "" }
                     ),
                     Fact::KafkaTruncate {
                         topic,
@@ -616,8 +629,12 @@ impl TraceEvent {
                         record,
                     } => write!(
                         line,
-                        "consumed {group} {topic}-{partition} offset={} key={} value={} pid={}",
-                        record.offset, record.key, record.value, record.producer_id
+                        "consumed {group} {topic}-{partition} offset={} key={} value={} pid={}{}",
+                        record.offset,
+                        record.key,
+                        record.value,
+                        record.producer_id,
+                        if record.tombstone { " tombstone" } else { "" }
                     ),
                     Fact::KafkaPartitionsAssigned {
                         group,
@@ -646,6 +663,18 @@ impl TraceEvent {
                     } => write!(
                         line,
                         "committed {group} {topic}-{partition} offset={offset} member={member_id}"
+                    ),
+                    Fact::KafkaCleaned {
+                        topic,
+                        partition,
+                        cleaned_up_to,
+                        removed,
+                        superseded,
+                        expired_tombstones,
+                    } => write!(
+                        line,
+                        "cleaned {topic}-{partition} up to offset {cleaned_up_to}: removed {superseded} superseded record(s) and {expired_tombstones} expired tombstone(s) in {} range(s)",
+                        removed.len()
                     ),
                 }
             }

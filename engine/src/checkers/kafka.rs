@@ -30,9 +30,11 @@ pub fn write_ok_detail(
     value: u64,
     offset: u64,
     producer_id: u64,
+    tombstone: bool,
 ) -> String {
     format!(
-        "write {topic}-{partition} key={key} value={value} offset={offset} producer={producer_id}"
+        "write {topic}-{partition} key={key} value={value} offset={offset} producer={producer_id}{}",
+        if tombstone { " tombstone" } else { "" }
     )
 }
 
@@ -45,6 +47,8 @@ pub struct AcknowledgedWrite {
     pub value: u64,
     pub offset: u64,
     pub producer_id: u64,
+    /// The write was a tombstone (null value).
+    pub tombstone: bool,
 }
 
 /// Parses `write_ok_detail`'s text; `None` for anything else.
@@ -63,6 +67,7 @@ pub fn parse_write_ok(detail: &str) -> Option<AcknowledgedWrite> {
     let value = field("value")?;
     let offset = field("offset")?;
     let producer_id = field("producer")?;
+    let tombstone = words.next() == Some("tombstone");
     Some(AcknowledgedWrite {
         topic: topic.to_string(),
         partition: partition.parse().ok()?,
@@ -70,6 +75,7 @@ pub fn parse_write_ok(detail: &str) -> Option<AcknowledgedWrite> {
         value,
         offset,
         producer_id,
+        tombstone,
     })
 }
 
@@ -146,10 +152,32 @@ impl LogModel {
                     .partitions
                     .entry((topic.clone(), *partition))
                     .or_default();
+                // Offsets are positions in the model, which keeps what
+                // retention and the cleaner removed (removal by policy is not
+                // loss). A follower fetching a compacted range appends past a
+                // gap: the model fills it from a replica that holds it (the
+                // leader's model, which never drops compacted records).
+                let offset = record.offset as usize;
+                let have = model.replicas.get(node).map_or(0, Vec::len);
+                let filler = (have < offset)
+                    .then(|| {
+                        // The leader's copy first: it is what was fetched.
+                        let leader_log = model
+                            .reference()
+                            .and_then(|leader| model.replicas.get(&leader));
+                        leader_log
+                            .into_iter()
+                            .chain(model.replicas.values())
+                            .find(|log| log.len() >= offset)
+                            .map(|log| log[have..offset].to_vec())
+                    })
+                    .flatten();
                 let log = model.replicas.entry(*node).or_default();
-                // Offsets are positions; a gap or overlap would be a broker bug,
-                // and the model follows the broker rather than guess.
-                log.truncate(record.offset as usize);
+                if let Some(filler) = filler {
+                    log.extend_from_slice(&filler);
+                }
+                // An overlap would be a broker bug; the model follows the broker.
+                log.truncate(offset);
                 log.push(ModelEntry {
                     producer_id: record.producer_id,
                     sequence: record.sequence,
@@ -537,7 +565,7 @@ mod tests {
 
     #[test]
     fn write_detail_round_trips() {
-        let detail = write_ok_detail("orders-eu", 3, 7, 42, 1234, 5);
+        let detail = write_ok_detail("orders-eu", 3, 7, 42, 1234, 5, false);
         assert_eq!(
             detail,
             "write orders-eu-3 key=7 value=42 offset=1234 producer=5"
@@ -550,8 +578,15 @@ mod tests {
                 key: 7,
                 value: 42,
                 offset: 1234,
-                producer_id: 5
+                producer_id: 5,
+                tombstone: false,
             })
+        );
+        let tombstone = write_ok_detail("orders-eu", 3, 7, 43, 1235, 5, true);
+        assert!(tombstone.ends_with(" tombstone"), "{tombstone}");
+        assert_eq!(
+            parse_write_ok(&tombstone).map(|write| write.tombstone),
+            Some(true)
         );
         assert_eq!(parse_write_ok("timeout"), None);
         assert_eq!(parse_write_ok("write t-0 key=1"), None);

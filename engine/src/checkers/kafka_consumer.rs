@@ -6,8 +6,15 @@
 //! stated by a node, not carried by a message), so violations name nodes,
 //! offsets and values instead.
 //!
+//! Compacted topics: the log cleaner removes records but keeps offsets, so a
+//! consumer legitimately steps over gaps. Every checker here that could
+//! mistake such a gap for a skip or a missing write follows the brokers'
+//! `KafkaCleaned` facts (`CompactedOffsets`): an offset any replica's
+//! cleaner removed is not "skipped" and its write need not be consumed.
+//!
 //! Memory: processed offsets are kept as interval sets (a few entries per
-//! partition when consumption is orderly); acknowledged writes and consumed
+//! partition when consumption is orderly); compacted offsets likewise (at
+//! most one range per record kept); acknowledged writes and consumed
 //! identities are bounded by the broker's `MAX_KAFKA_RECORDS_PER_PARTITION`
 //! per partition; per-key state is capped at `MAX_TRACKED_KEYS`.
 
@@ -67,6 +74,50 @@ impl OffsetSet {
         true
     }
 
+    /// Adds every offset in `[start, end)`.
+    pub fn insert_range(&mut self, start: u64, end: u64) {
+        if start >= end {
+            return;
+        }
+        let mut merged_start = start;
+        let mut merged_end = end;
+        // Ranges that overlap or touch [start, end) merge into it.
+        let touching: Vec<(u64, u64)> = self
+            .ranges
+            .range(..=end)
+            .rev()
+            .take_while(|(_, range_end)| **range_end >= start)
+            .map(|(range_start, range_end)| (*range_start, *range_end))
+            .collect();
+        for (range_start, range_end) in touching {
+            self.ranges.remove(&range_start);
+            merged_start = merged_start.min(range_start);
+            merged_end = merged_end.max(range_end);
+        }
+        self.ranges.insert(merged_start, merged_end);
+    }
+
+    /// The parts of `[start, end)` not in the set.
+    pub fn uncovered(&self, start: u64, end: u64) -> Vec<(u64, u64)> {
+        let mut missing = Vec::new();
+        let mut cursor = start;
+        if let Some((_, range_end)) = self.ranges.range(..=start).next_back()
+            && *range_end > cursor
+        {
+            cursor = *range_end;
+        }
+        for (range_start, range_end) in self.ranges.range(start..end) {
+            if *range_start > cursor {
+                missing.push((cursor, *range_start));
+            }
+            cursor = cursor.max(*range_end);
+        }
+        if cursor < end {
+            missing.push((cursor, end));
+        }
+        missing
+    }
+
     pub fn max(&self) -> Option<u64> {
         self.ranges.values().next_back().map(|end| end - 1)
     }
@@ -83,6 +134,52 @@ impl OffsetSet {
             expected = *end;
         }
         gaps
+    }
+}
+
+/// Offsets the log cleaner removed, per partition, from `KafkaCleaned`
+/// facts of any replica (each replica cleans its own copy of the same
+/// committed records, so any one's removal marks a legitimate gap).
+#[derive(Default)]
+pub struct CompactedOffsets {
+    removed: BTreeMap<(String, u32), OffsetSet>,
+}
+
+impl CompactedOffsets {
+    /// Takes note of a cleaner fact; true if the event was one.
+    pub fn observe(&mut self, event: &TraceEvent) -> bool {
+        let TraceKind::Fact {
+            fact:
+                Fact::KafkaCleaned {
+                    topic,
+                    partition,
+                    removed,
+                    ..
+                },
+            ..
+        } = &event.kind
+        else {
+            return false;
+        };
+        let set = self.removed.entry((topic.clone(), *partition)).or_default();
+        for (start, end) in removed {
+            set.insert_range(*start, *end);
+        }
+        true
+    }
+
+    pub fn contains(&self, topic: &str, partition: u32, offset: u64) -> bool {
+        self.removed
+            .get(&(topic.to_string(), partition))
+            .is_some_and(|set| set.contains(offset))
+    }
+
+    /// The parts of `[start, end)` no cleaner removed.
+    pub fn uncovered(&self, topic: &str, partition: u32, start: u64, end: u64) -> Vec<(u64, u64)> {
+        match self.removed.get(&(topic.to_string(), partition)) {
+            Some(set) => set.uncovered(start, end),
+            None => vec![(start, end)],
+        }
     }
 }
 
@@ -172,6 +269,8 @@ impl Checker for KafkaOneConsumerPerPartition {
 pub struct KafkaConsumerOffsetsInOrder {
     /// (consumer, group, topic, partition) → next offset expected.
     expected: BTreeMap<(NodeId, GroupPartition), u64>,
+    /// Gaps the log cleaner left are not skips.
+    compacted: CompactedOffsets,
     node_names: Vec<String>,
 }
 
@@ -194,9 +293,12 @@ impl Checker for KafkaConsumerOffsetsInOrder {
         Property::Always
     }
     fn description(&self) -> &'static str {
-        "Always: while a consumer owns a partition it processes consecutive offsets: none twice or backwards (non-monotonic), none jumped over (skipped)"
+        "Always: while a consumer owns a partition it processes consecutive offsets: none twice or backwards (non-monotonic), none jumped over (skipped); offsets the log cleaner removed from a compacted topic are gaps, not skips"
     }
     fn observe(&mut self, event: &TraceEvent, violations: &mut Vec<Violation>) {
+        if self.compacted.observe(event) {
+            return;
+        }
         let TraceKind::Fact { node, fact } = &event.kind else {
             return;
         };
@@ -211,6 +313,11 @@ impl Checker for KafkaConsumerOffsetsInOrder {
                 let offset = record.offset;
                 if let Some(expected) = self.expected.get(&key).copied()
                     && offset != expected
+                    && (offset < expected
+                        || !self
+                            .compacted
+                            .uncovered(topic, *partition, expected, offset)
+                            .is_empty())
                 {
                     let consumer = name_of(&self.node_names, *node);
                     let detail = if offset < expected {
@@ -290,6 +397,8 @@ pub struct KafkaGroupSkippedOffsets {
     /// skip over deleted records is explained as such. One entry per
     /// partition: bounded by the topics' partition counts.
     log_starts: BTreeMap<(String, u32), u64>,
+    /// Gaps the log cleaner left are not skips.
+    compacted: CompactedOffsets,
 }
 
 impl KafkaGroupSkippedOffsets {
@@ -311,11 +420,14 @@ impl Checker for KafkaGroupSkippedOffsets {
         Property::Always
     }
     fn description(&self) -> &'static str {
-        "Always: no consumer group skips records: every offset below the largest one a group processed in a partition was processed by one of its members (decided at the end of the run)"
+        "Always: no consumer group skips records: every offset below the largest one a group processed in a partition was processed by one of its members, or removed by the log cleaner of a compacted topic (decided at the end of the run)"
     }
     fn observe(&mut self, event: &TraceEvent, violations: &mut Vec<Violation>) {
         if let TraceKind::RunEnd { .. } = event.kind {
             self.decide(event.time, violations);
+            return;
+        }
+        if self.compacted.observe(event) {
             return;
         }
         if let TraceKind::Fact {
@@ -377,13 +489,24 @@ impl KafkaGroupSkippedOffsets {
     fn decide(&mut self, end: SimTime, violations: &mut Vec<Violation>) {
         let mut found = Vec::new();
         for ((group, topic, partition), progress) in &self.progress {
-            for (start, stop) in progress.processed.gaps() {
-                let origin = progress.gap_origins.get(&stop);
+            let holes = progress
+                .processed
+                .gaps()
+                .into_iter()
+                .flat_map(|(start, stop)| {
+                    // The origin is dated by the offset processed after the hole.
+                    self.compacted
+                        .uncovered(topic, *partition, start, stop)
+                        .into_iter()
+                        .map(move |(start, end)| (start, end, stop))
+                });
+            for (start, stop, resumed_at) in holes {
+                let origin = progress.gap_origins.get(&resumed_at);
                 let by = origin.map_or("a member".to_string(), |origin| {
                     name_of(&self.node_names, origin.node)
                 });
                 let why = match origin {
-                    Some(origin) if origin.log_start >= stop => format!(
+                    Some(origin) if origin.log_start >= resumed_at => format!(
                         "lost to retention: deleted before the group read them (log start had moved to {})",
                         origin.log_start
                     ),
@@ -395,7 +518,7 @@ impl KafkaGroupSkippedOffsets {
                         time: origin.map_or(end, |origin| origin.time),
                         event_seq: origin.map(|origin| origin.event_seq),
                         detail: format!(
-                            "group {group} never processed {topic}-{partition} offsets {start}..{} ({} record(s)), yet {by} went on from offset {stop}: {why}",
+                            "group {group} never processed {topic}-{partition} offsets {start}..{} ({} record(s)), yet {by} went on from offset {resumed_at}: {why}",
                             stop - 1,
                             stop - start
                         ),
@@ -579,6 +702,9 @@ pub struct KafkaAcknowledgedWritesConsumed {
     high_watermarks: BTreeMap<(String, u32), u64>,
     /// (group, topic, partition) → (producer, value) processed.
     consumed: BTreeMap<GroupPartition, BTreeSet<(u64, u64)>>,
+    /// A write the log cleaner removed (superseded by a later value of its
+    /// key) need not be consumed: compaction promises only the latest.
+    compacted: CompactedOffsets,
 }
 
 impl KafkaAcknowledgedWritesConsumed {
@@ -590,6 +716,7 @@ impl KafkaAcknowledgedWritesConsumed {
             acknowledged: BTreeMap::new(),
             high_watermarks: BTreeMap::new(),
             consumed: BTreeMap::new(),
+            compacted: CompactedOffsets::default(),
         }
     }
 
@@ -604,6 +731,7 @@ impl KafkaAcknowledgedWritesConsumed {
                 let consumed = self.consumed.get(&(group.clone(), key.0.clone(), key.1));
                 for write in writes {
                     if write.offset < high_watermark
+                        && !self.compacted.contains(&key.0, key.1, write.offset)
                         && !consumed
                             .is_some_and(|set| set.contains(&(write.producer_id, write.value)))
                     {
@@ -650,9 +778,12 @@ impl Checker for KafkaAcknowledgedWritesConsumed {
         Property::Eventually
     }
     fn description(&self) -> &'static str {
-        "Eventually: every acknowledged write below its partition's high watermark is processed by each consumer group of its topic by the end of the run (leave time after the producer stops)"
+        "Eventually: every acknowledged write below its partition's high watermark is processed by each consumer group of its topic by the end of the run (leave time after the producer stops), unless the log cleaner removed it from a compacted topic"
     }
     fn observe(&mut self, event: &TraceEvent, violations: &mut Vec<Violation>) {
+        if self.compacted.observe(event) {
+            return;
+        }
         match &event.kind {
             TraceKind::RunEnd { .. } => self.decide(event.time, violations),
             TraceKind::Operation {
@@ -732,5 +863,19 @@ mod tests {
         assert!(set.gaps().is_empty());
         assert_eq!(set.max(), Some(6));
         assert_eq!(set.ranges.len(), 1, "one merged range");
+    }
+
+    #[test]
+    fn offset_set_ranges_merge_and_report_what_they_miss() {
+        let mut set = OffsetSet::default();
+        set.insert_range(10, 20);
+        set.insert_range(30, 40);
+        assert_eq!(set.uncovered(0, 50), vec![(0, 10), (20, 30), (40, 50)]);
+        assert!(set.uncovered(12, 18).is_empty());
+        set.insert_range(20, 30);
+        assert_eq!(set.ranges.len(), 1, "touching ranges merge");
+        assert!(set.uncovered(10, 40).is_empty());
+        set.insert_range(5, 12);
+        assert_eq!(set.uncovered(0, 45), vec![(0, 5), (40, 45)]);
     }
 }

@@ -7,6 +7,7 @@
 
 mod builtin;
 pub mod kafka;
+pub mod kafka_compaction;
 pub mod kafka_consumer;
 pub mod linearizable;
 pub mod rabbit;
@@ -59,6 +60,8 @@ pub const KNOWN_CHECKER_NAMES: &[&str] = &[
     KafkaNoDuplicateProcessing::NAME,
     KafkaOrderPerKey::NAME,
     KafkaOneConsumerPerPartition::NAME,
+    kafka_compaction::KafkaCompactionLatestValuePerKey::NAME,
+    kafka_compaction::KafkaCompactionTombstonesExpire::NAME,
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

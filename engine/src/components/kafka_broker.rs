@@ -18,16 +18,26 @@
 //! log and truncates there (KIP-101, with KIP-279's epoch rule): this is the
 //! step that discards writes only the old leader had.
 //!
+//! Segments, retention and compaction: every replica keeps its segment
+//! bases and rolls by `kafka_retention::SegmentRule`; retention
+//! (`kafka_retention`) and the log cleaner (`kafka_log_cleaner`) act on
+//! closed segments of each broker's own replicas. Compaction keeps offsets,
+//! so a log may have gaps: lookups go by offset, never by position, and the
+//! log end offset is kept apart from the last record.
+//!
 //! Bounds: at most `MAX_KAFKA_RECORDS_PER_PARTITION` records per replica
-//! (the leader refuses more with LOG_FULL; there is no retention), at most
+//! (the leader refuses more with LOG_FULL), at most
 //! `MAX_KAFKA_RECORDS_PER_FETCH` records per fetch response, at most
 //! `MAX_KAFKA_PENDING_ACKS_PER_PARTITION` acks=all requests waiting.
 
 use crate::component::{Component, ComponentView, Context, TimerTag};
 use crate::components::kafka_group_coordinator::GroupCoordinator;
-use crate::components::kafka_retention::{retained_log_start, retention_enabled};
+use crate::components::kafka_log_cleaner::{CleanerView, CleaningPlan, removed_ranges};
+use crate::components::kafka_retention::{
+    SegmentRule, records_in, retained_log_start, retention_enabled,
+};
 use crate::message::{Envelope, KafkaError, KafkaPartitionState, KafkaRecord, NodeId, Payload};
-use crate::scenario::limits::KAFKA_RETENTION_CHECK_INTERVAL_MS;
+use crate::scenario::limits::{KAFKA_LOG_CLEANER_INTERVAL_MS, KAFKA_RETENTION_CHECK_INTERVAL_MS};
 use crate::scenario::limits::{
     MAX_KAFKA_PENDING_ACKS_PER_PARTITION, MAX_KAFKA_RECORDS_PER_FETCH,
     MAX_KAFKA_RECORDS_PER_PARTITION,
@@ -43,6 +53,7 @@ const TIMER_ISR_CHECK: u32 = 3;
 const TIMER_FLUSH: u32 = 4;
 const TIMER_GROUPS: u32 = 5;
 const TIMER_RETENTION: u32 = 6;
+const TIMER_CLEANER: u32 = 7;
 /// How often the group coordinator looks for expired members and overdue
 /// rebalances (Kafka uses a timer per member; 100 ms is fine-grained enough
 /// next to session timeouts of seconds).
@@ -179,11 +190,25 @@ struct Replica {
     topic: String,
     partition: u32,
     /// Durable (page cache): survives a process crash. Holds the records
-    /// from `log_start_offset` on, one per offset.
+    /// from `log_start_offset` on, ascending; offsets the cleaner removed
+    /// are gaps.
     log: Vec<KafkaRecord>,
     /// The first offset still in the log: retention deletes whole segments
     /// from the front and moves it on (Kafka checkpoints it, so it is durable).
     log_start_offset: u64,
+    /// The log end offset (LEO): the offset the next record gets. Kept apart
+    /// because the record before it may be compacted away after a truncation.
+    next_offset: u64,
+    /// Segment base offsets, ascending: the first is the log start, the
+    /// last the active segment (durable: segments are files).
+    segment_bases: Vec<u64>,
+    segment_rule: SegmentRule,
+    /// The cleaner checkpoint: below it the log is clean (durable, as
+    /// Kafka's cleaner-offset-checkpoint file).
+    cleaned_up_to: u64,
+    /// Tombstone offset → delete horizon (µs, broker clock), set the first
+    /// time the cleaner passes it (KIP-534 keeps it in the batch: durable).
+    tombstone_horizons: BTreeMap<u64, u64>,
     high_watermark: u64,
     /// (leader epoch, first offset), ascending: the leader-epoch cache.
     epoch_starts: Vec<(u32, u64)>,
@@ -197,14 +222,78 @@ struct Replica {
 
 impl Replica {
     fn log_end_offset(&self) -> u64 {
-        self.log_start_offset + self.log.len() as u64
+        self.next_offset
     }
 
-    /// The records in `[from, to)`, clamped to what the log holds.
+    /// The records in `[from, to)` (with gaps where the cleaner removed some).
     fn records_between(&self, from: u64, to: u64) -> &[KafkaRecord] {
-        let start = from.saturating_sub(self.log_start_offset) as usize;
-        let end = (to.saturating_sub(self.log_start_offset) as usize).min(self.log.len());
-        self.log.get(start..end.max(start)).unwrap_or(&[])
+        records_in(&self.log, from, to)
+    }
+
+    /// Starts the log afresh at `offset` (a follower below its leader's log
+    /// start, or truncated below its own).
+    fn restart_log_at(&mut self, offset: u64) {
+        self.log.clear();
+        self.log_start_offset = offset;
+        self.next_offset = offset;
+        self.segment_bases = vec![offset];
+        self.cleaned_up_to = offset;
+        self.tombstone_horizons.clear();
+    }
+
+    /// Drops everything below `new_start` (retention).
+    fn advance_log_start(&mut self, new_start: u64) {
+        let deleted = self.log.partition_point(|record| record.offset < new_start);
+        self.log.drain(..deleted);
+        self.log_start_offset = new_start;
+        self.next_offset = self.next_offset.max(new_start);
+        self.segment_bases.retain(|base| *base >= new_start);
+        if self.segment_bases.first() != Some(&new_start) {
+            self.segment_bases.insert(0, new_start);
+        }
+        self.cleaned_up_to = self.cleaned_up_to.max(new_start);
+        self.tombstone_horizons = self.tombstone_horizons.split_off(&new_start);
+        self.flushed_offset = self.flushed_offset.max(new_start);
+    }
+
+    /// Applies one cleaning pass: removes its records, keeps the offsets.
+    /// Closed segments the pass emptied go (the first stays: it is the log start).
+    fn apply_cleaning(&mut self, plan: &CleaningPlan) -> Vec<(u64, u64)> {
+        let removed = plan.removed();
+        let ranges = removed_ranges(&self.log, &removed);
+        let removed_set: std::collections::BTreeSet<u64> = removed.iter().copied().collect();
+        self.log
+            .retain(|record| !removed_set.contains(&record.offset));
+        for offset in &removed {
+            self.tombstone_horizons.remove(offset);
+        }
+        for (offset, horizon) in &plan.new_horizons {
+            self.tombstone_horizons.insert(*offset, *horizon);
+        }
+        self.cleaned_up_to = self.cleaned_up_to.max(plan.cleaned_up_to);
+        let bases = std::mem::take(&mut self.segment_bases);
+        let last = bases.len().saturating_sub(1);
+        for (index, base) in bases.iter().enumerate() {
+            let keep = index == 0
+                || index == last
+                || !records_in(&self.log, *base, bases[index + 1]).is_empty();
+            if keep {
+                self.segment_bases.push(*base);
+            }
+        }
+        ranges
+    }
+
+    fn cleaner_view<'a>(&'a self, topic: &'a KafkaTopicSpec, clock_us: u64) -> CleanerView<'a> {
+        CleanerView {
+            topic,
+            log: &self.log,
+            segment_bases: &self.segment_bases,
+            cleaned_up_to: self.cleaned_up_to,
+            high_watermark: self.high_watermark,
+            tombstone_horizons: &self.tombstone_horizons,
+            clock_us,
+        }
     }
 
     fn latest_epoch(&self) -> Option<u32> {
@@ -239,6 +328,18 @@ impl Replica {
     /// Appends one record; `starts_batch` is known on the leader only (see
     /// `ProducerEntry::note`).
     fn append(&mut self, ctx: &mut Context<'_>, record: KafkaRecord, starts_batch: Option<bool>) {
+        let active_base = self
+            .segment_bases
+            .last()
+            .copied()
+            .unwrap_or(self.log_start_offset);
+        if self
+            .segment_rule
+            .should_roll(records_in(&self.log, active_base, u64::MAX), &record)
+        {
+            self.segment_bases.push(record.offset);
+        }
+        self.next_offset = record.offset + 1;
         self.assign_epoch(record.leader_epoch, record.offset);
         if record.sequence != NO_SEQUENCE {
             self.producers
@@ -268,11 +369,18 @@ impl Replica {
         if to_offset < self.log_start_offset {
             // Below our log start (a follower far behind a new leader):
             // Kafka truncates fully and starts again at that offset.
-            self.log.clear();
-            self.log_start_offset = to_offset;
+            self.restart_log_at(to_offset);
         } else {
-            self.log
-                .truncate((to_offset - self.log_start_offset) as usize);
+            let keep = self.log.partition_point(|record| record.offset < to_offset);
+            self.log.truncate(keep);
+            self.next_offset = to_offset;
+            // Segments from the cut on go; the one holding it is active again.
+            self.segment_bases.retain(|base| *base < to_offset);
+            if self.segment_bases.is_empty() {
+                self.segment_bases.push(self.log_start_offset);
+            }
+            self.cleaned_up_to = self.cleaned_up_to.min(to_offset);
+            self.tombstone_horizons.split_off(&to_offset);
         }
         self.epoch_starts.retain(|(_, start)| *start < to_offset);
         self.high_watermark = self.high_watermark.min(to_offset);
@@ -315,6 +423,9 @@ pub struct KafkaBroker {
     topics: BTreeMap<String, KafkaTopicSpec>,
     /// Records retention deleted from this broker's replicas.
     retention_deleted_records: u64,
+    /// Log cleaner passes and the records they removed.
+    cleaner_passes: u64,
+    cleaner_removed_records: u64,
     controller: Option<NodeId>,
     heartbeat_interval: SimDuration,
     replicas: BTreeMap<PartitionKey, Replica>,
@@ -356,6 +467,8 @@ impl KafkaBroker {
                 .map(|topic| (topic.name.clone(), topic.clone()))
                 .collect(),
             retention_deleted_records: 0,
+            cleaner_passes: 0,
+            cleaner_removed_records: 0,
             controller,
             heartbeat_interval: SimDuration::from_millis((broker_session_timeout_ms / 3).max(1)),
             replicas: BTreeMap::new(),
@@ -395,18 +508,16 @@ impl KafkaBroker {
             };
             let Some((new_start, cause)) = retained_log_start(
                 topic,
-                replica.log_start_offset,
                 &replica.log,
+                &replica.segment_bases,
                 replica.high_watermark,
                 clock_us,
             ) else {
                 continue;
             };
             let old_start = replica.log_start_offset;
-            let deleted = (new_start - old_start) as usize;
-            replica.log.drain(..deleted.min(replica.log.len()));
-            replica.log_start_offset = new_start;
-            replica.flushed_offset = replica.flushed_offset.max(new_start);
+            let deleted = replica.records_between(old_start, new_start).len();
+            replica.advance_log_start(new_start);
             self.retention_deleted_records += deleted as u64;
             ctx.state(format!(
                 "retention ({}) deleted offsets {old_start}..{} of {}-{}: log start is now {new_start}",
@@ -423,6 +534,59 @@ impl KafkaBroker {
         }
     }
 
+    /// The broker's log cleaner thread (Kafka's `log.cleaner.threads` = 1):
+    /// each tick it cleans the one replica log with the highest dirty ratio,
+    /// leaders and followers alike (each broker compacts its own copy).
+    fn clean_filthiest_log(&mut self, ctx: &mut Context<'_>) {
+        let clock_us = ctx.local_clock().as_micros();
+        let mut filthiest: Option<(f64, PartitionKey)> = None;
+        for (key, replica) in &self.replicas {
+            let Some(topic) = self.topics.get(&replica.topic) else {
+                continue;
+            };
+            let view = replica.cleaner_view(topic, clock_us);
+            if let Some(ratio) = view.filthiness()
+                && filthiest.as_ref().is_none_or(|(best, _)| ratio > *best)
+            {
+                filthiest = Some((ratio, key.clone()));
+            }
+        }
+        let Some((_, key)) = filthiest else {
+            return;
+        };
+        let Some(replica) = self.replicas.get_mut(&key) else {
+            return;
+        };
+        let Some(topic) = self.topics.get(&replica.topic) else {
+            return;
+        };
+        let Some(plan) = replica.cleaner_view(topic, clock_us).plan() else {
+            return;
+        };
+        let removed = replica.apply_cleaning(&plan);
+        self.cleaner_passes += 1;
+        self.cleaner_removed_records +=
+            (plan.superseded.len() + plan.expired_tombstones.len()) as u64;
+        ctx.state(format!(
+            "log cleaner: {}-{} dirty ratio {:.2}, cleaned up to offset {}: removed {} superseded record(s), {} expired tombstone(s); {} record(s) left",
+            replica.topic,
+            replica.partition,
+            plan.dirty_ratio,
+            plan.cleaned_up_to,
+            plan.superseded.len(),
+            plan.expired_tombstones.len(),
+            replica.log.len()
+        ));
+        ctx.fact(Fact::KafkaCleaned {
+            topic: replica.topic.clone(),
+            partition: replica.partition,
+            cleaned_up_to: plan.cleaned_up_to,
+            removed,
+            superseded: plan.superseded.len() as u64,
+            expired_tombstones: plan.expired_tombstones.len() as u64,
+        });
+    }
+
     fn heartbeat(&self, ctx: &mut Context<'_>) {
         if let Some(controller) = self.controller {
             ctx.send(controller, Payload::KafkaBrokerHeartbeat, 64);
@@ -436,11 +600,23 @@ impl KafkaBroker {
             return;
         }
         let key = (state.topic.clone(), state.partition);
+        let segment_rule = self.topics.get(&state.topic).map_or(
+            SegmentRule {
+                records_per_segment: u64::MAX,
+                roll_after_us: None,
+            },
+            SegmentRule::of,
+        );
         let replica = self.replicas.entry(key.clone()).or_insert_with(|| Replica {
             topic: state.topic.clone(),
             partition: state.partition,
             log: Vec::new(),
             log_start_offset: 0,
+            next_offset: 0,
+            segment_bases: vec![0],
+            segment_rule,
+            cleaned_up_to: 0,
+            tombstone_horizons: BTreeMap::new(),
             high_watermark: 0,
             epoch_starts: Vec::new(),
             producers: BTreeMap::new(),
@@ -550,7 +726,7 @@ impl KafkaBroker {
                 }
             }
         }
-        let end = replica.log_start_offset + replica.log.len() as u64;
+        let end = replica.next_offset;
         let mut candidate = end;
         for member in &maximal_isr {
             if *member == me {
@@ -745,14 +921,17 @@ impl KafkaBroker {
         fetch_offset: u64,
     ) {
         let now = ctx.now();
-        let response = |leader_epoch, high_watermark, records, error| Payload::KafkaFetchResponse {
-            topic: key.0.clone(),
-            partition: key.1,
-            leader_epoch,
-            fetch_offset,
-            high_watermark,
-            records,
-            error,
+        let response = |leader_epoch, high_watermark, records, error, log_start_offset| {
+            Payload::KafkaFetchResponse {
+                topic: key.0.clone(),
+                partition: key.1,
+                leader_epoch,
+                fetch_offset,
+                high_watermark,
+                records,
+                error,
+                log_start_offset,
+            }
         };
         let Some(replica) = self.replicas.get_mut(&key) else {
             ctx.send(
@@ -762,6 +941,7 @@ impl KafkaBroker {
                     0,
                     Vec::new(),
                     Some(KafkaError::NotLeaderOrFollower),
+                    0,
                 ),
                 64,
             );
@@ -775,6 +955,7 @@ impl KafkaBroker {
                     0,
                     Vec::new(),
                     Some(KafkaError::NotLeaderOrFollower),
+                    0,
                 ),
                 64,
             );
@@ -785,16 +966,21 @@ impl KafkaBroker {
             Some(KafkaError::FencedLeaderEpoch)
         } else if requested_epoch > epoch {
             Some(KafkaError::UnknownLeaderEpoch)
-        } else if fetch_offset > (replica.log_start_offset + replica.log.len() as u64) {
+        } else if fetch_offset > replica.next_offset {
             Some(KafkaError::OffsetOutOfRange)
         } else {
             None
         };
+        let log_start_offset = replica.log_start_offset;
         if let Some(error) = error {
-            ctx.send(follower, response(epoch, 0, Vec::new(), Some(error)), 64);
+            ctx.send(
+                follower,
+                response(epoch, 0, Vec::new(), Some(error), log_start_offset),
+                64,
+            );
             return;
         }
-        let end = replica.log_start_offset + replica.log.len() as u64;
+        let end = replica.next_offset;
         let mut expand = None;
         if let Some(progress) = leader.followers.get_mut(&follower) {
             // Kafka's rule: caught up now if at our end; or caught up as of
@@ -822,9 +1008,9 @@ impl KafkaBroker {
         // on and starts its log there (Kafka: OFFSET_OUT_OF_RANGE, then
         // truncate fully and start at the leader's log start offset).
         let from = fetch_offset.max(replica.log_start_offset);
-        let records: Vec<KafkaRecord> = replica
-            .records_between(from, end.min(from + MAX_KAFKA_RECORDS_PER_FETCH as u64))
-            .to_vec();
+        let available = replica.records_between(from, end);
+        let records: Vec<KafkaRecord> =
+            available[..available.len().min(MAX_KAFKA_RECORDS_PER_FETCH)].to_vec();
         if let Some(isr) = expand {
             self.isr_expands += 1;
             self.request_isr_change(ctx, &key, isr, "caught up");
@@ -836,7 +1022,13 @@ impl KafkaBroker {
         let size = 64 + 64 * records.len() as u32;
         ctx.send(
             follower,
-            response(epoch, replica.high_watermark, records, None),
+            response(
+                epoch,
+                replica.high_watermark,
+                records,
+                None,
+                replica.log_start_offset,
+            ),
             size,
         );
     }
@@ -875,15 +1067,12 @@ impl KafkaBroker {
                         Some(KafkaError::OffsetOutOfRange),
                     )
                 } else {
-                    let upto = replica
-                        .high_watermark
-                        .min(fetch_offset.saturating_add(u64::from(max_records)))
-                        .min(fetch_offset + MAX_KAFKA_RECORDS_PER_FETCH as u64);
-                    let records: Vec<KafkaRecord> = if upto > fetch_offset {
-                        replica.records_between(fetch_offset, upto).to_vec()
-                    } else {
-                        Vec::new()
-                    };
+                    // Counted in records, not offsets: a compacted range
+                    // has gaps, and the consumer steps over them.
+                    let limit = (max_records as usize).min(MAX_KAFKA_RECORDS_PER_FETCH);
+                    let available = replica.records_between(fetch_offset, replica.high_watermark);
+                    let records: Vec<KafkaRecord> =
+                        available[..available.len().min(limit)].to_vec();
                     (replica.high_watermark, records, None)
                 }
             }
@@ -1088,6 +1277,7 @@ impl KafkaBroker {
         high_watermark: u64,
         records: &[KafkaRecord],
         error: Option<KafkaError>,
+        leader_log_start: u64,
     ) {
         let Some(replica) = self.replicas.get_mut(&key) else {
             return;
@@ -1114,28 +1304,29 @@ impl KafkaBroker {
             Some(_) => return,
             None => {}
         }
-        if let Some(first) = records.first()
-            && fetch_offset < first.offset
-            && fetch_offset == replica.log_end_offset()
-        {
+        if fetch_offset != replica.log_end_offset() {
+            return;
+        }
+        if fetch_offset < leader_log_start && !records.is_empty() {
             // The leader deleted what we lack (retention): our whole log is
             // below its log start, so start ours there, as Kafka's follower
             // does (truncate fully and start at the leader's log start).
-            replica.log.clear();
-            replica.log_start_offset = first.offset;
-            replica.high_watermark = replica.high_watermark.max(first.offset);
-            replica.flushed_offset = replica.flushed_offset.max(first.offset);
+            replica.restart_log_at(leader_log_start);
+            replica.high_watermark = replica.high_watermark.max(leader_log_start);
+            replica.flushed_offset = replica.flushed_offset.max(leader_log_start);
             ctx.fact(Fact::KafkaLogStart {
                 topic: replica.topic.clone(),
                 partition: replica.partition,
-                log_start_offset: first.offset,
+                log_start_offset: leader_log_start,
             });
-        } else if fetch_offset != replica.log_end_offset() {
-            return;
         }
         for record in records {
             if replica.log.len() >= MAX_KAFKA_RECORDS_PER_PARTITION {
                 break;
+            }
+            // Offsets only grow; a gap is a range the leader's cleaner removed.
+            if record.offset < replica.log_end_offset() {
+                continue;
             }
             replica.append(ctx, record.clone(), None);
         }
@@ -1207,6 +1398,13 @@ impl Component for KafkaBroker {
         self.arm(ctx, TIMER_ISR_CHECK, self.spec.replica_lag_time_max_ms / 2);
         if self.topics.values().any(retention_enabled) {
             self.arm(ctx, TIMER_RETENTION, KAFKA_RETENTION_CHECK_INTERVAL_MS);
+        }
+        if self
+            .topics
+            .values()
+            .any(|topic| topic.cleanup_policy.compacts())
+        {
+            self.arm(ctx, TIMER_CLEANER, KAFKA_LOG_CLEANER_INTERVAL_MS);
         }
         if self.spec.power_loss_on_crash {
             self.arm(ctx, TIMER_FLUSH, self.spec.page_cache_flush_interval_ms);
@@ -1313,6 +1511,7 @@ impl Component for KafkaBroker {
                 high_watermark,
                 records,
                 error,
+                log_start_offset,
             } => self.on_fetch_response(
                 ctx,
                 from,
@@ -1322,6 +1521,7 @@ impl Component for KafkaBroker {
                 *high_watermark,
                 records,
                 *error,
+                *log_start_offset,
             ),
             Payload::KafkaEpochEndOffset {
                 topic,
@@ -1387,6 +1587,10 @@ impl Component for KafkaBroker {
             TIMER_RETENTION => {
                 self.apply_retention(ctx);
                 self.arm(ctx, TIMER_RETENTION, KAFKA_RETENTION_CHECK_INTERVAL_MS);
+            }
+            TIMER_CLEANER => {
+                self.clean_filthiest_log(ctx);
+                self.arm(ctx, TIMER_CLEANER, KAFKA_LOG_CLEANER_INTERVAL_MS);
             }
             _ => {}
         }
@@ -1456,6 +1660,11 @@ impl Component for KafkaBroker {
             (
                 "retention_deleted_records",
                 self.retention_deleted_records as f64,
+            ),
+            ("cleaner_passes", self.cleaner_passes as f64),
+            (
+                "cleaner_removed_records",
+                self.cleaner_removed_records as f64,
             ),
             ("truncated_records", self.truncated_records as f64),
             ("isr_shrinks", self.isr_shrinks as f64),

@@ -73,7 +73,10 @@ struct OwnedPartition {
     /// (or the reset position) is known.
     position: Option<u64>,
     fetch_position: u64,
-    buffer: VecDeque<KafkaRecord>,
+    /// Fetched records, each with the position it was fetched from (the
+    /// offset after the previous record, or the fetch offset): a record
+    /// above that position follows a gap the log cleaner left.
+    buffer: VecDeque<(u64, KafkaRecord)>,
     fetch_sent_at: Option<SimTime>,
     /// An OffsetFetch or ListOffsets request is out.
     offset_request_sent_at: Option<SimTime>,
@@ -813,11 +816,15 @@ impl KafkaConsumer {
         }
         owned.high_watermark = Some(high_watermark);
         for record in records {
-            if record.offset != owned.fetch_position {
+            // Offsets only grow; above the fetch position is a gap of
+            // records the cleaner removed (compacted topics), stepped over.
+            if record.offset < owned.fetch_position {
                 break;
             }
-            owned.buffer.push_back(record.clone());
-            owned.fetch_position += 1;
+            owned
+                .buffer
+                .push_back((owned.fetch_position, record.clone()));
+            owned.fetch_position = record.offset + 1;
         }
         if !records.is_empty() {
             if self.app == AppLoop::Idle {
@@ -894,17 +901,17 @@ impl KafkaConsumer {
                 continue;
             };
             while self.batch.len() < limit {
-                let Some(record) = owned.buffer.pop_front() else {
+                let Some((fetched_from, record)) = owned.buffer.pop_front() else {
                     break;
                 };
-                if record.offset != position {
+                if fetched_from != position {
                     // Fetched for an older position: fetch again from here.
                     owned.buffer.clear();
                     owned.fetch_position = position;
                     owned.fetch_sent_at = None;
                     break;
                 }
-                position += 1;
+                position = record.offset + 1;
                 self.batch.push_back((partition, record));
             }
             owned.position = Some(position);

@@ -632,6 +632,11 @@ mod tests {
                 retention_ms: None,
                 retention_bytes: None,
                 segment_bytes: 1_073_741_824,
+                cleanup_policy: crate::scenario::KafkaCleanupPolicy::Delete,
+                segment_ms: None,
+                min_cleanable_dirty_ratio: 0.5,
+                min_compaction_lag_ms: 0,
+                delete_retention_ms: 86_400_000,
             }],
             broker_session_timeout_ms: 6_000,
         }

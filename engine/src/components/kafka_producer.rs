@@ -43,6 +43,8 @@ struct PendingRecord {
     /// `NO_KEY` for a keyless record.
     key: u32,
     value: u64,
+    /// A null value (Kafka's tombstone): deletes `key` from a compacted topic.
+    tombstone: bool,
     /// CreateTime on the producer's clock (µs).
     create_time_us: u64,
     /// When `send()` was called (the record's latency starts here).
@@ -244,6 +246,13 @@ impl KafkaProducer {
         } else {
             ctx.rng().below(self.spec.key_count.max(1) as u64) as u32
         };
+        // Like the keyless coin: drawn only when it can land both ways.
+        let tombstone = !keyless
+            && match self.spec.tombstone_percent {
+                0 => false,
+                100.. => true,
+                percent => ctx.rng().below(100) < u64::from(percent),
+            };
         let value = self.next_value;
         self.next_value += 1;
         let key_text = if keyless {
@@ -254,7 +263,11 @@ impl KafkaProducer {
         ctx.operation(
             operation,
             OperationPhase::Invoke,
-            format!("write {} key={key_text} value={value}", self.spec.topic),
+            format!(
+                "write {} key={key_text} value={value}{}",
+                self.spec.topic,
+                if tombstone { " tombstone" } else { "" }
+            ),
         );
         if self.records.len() >= self.spec.buffer_records as usize {
             self.failed += 1;
@@ -267,6 +280,7 @@ impl KafkaProducer {
             PendingRecord {
                 key,
                 value,
+                tombstone,
                 create_time_us: ctx.local_clock().as_micros(),
                 arrived_at: ctx.now(),
             },
@@ -449,6 +463,7 @@ impl KafkaProducer {
                         key: record.key,
                         value: record.value,
                         create_time_us: record.create_time_us,
+                        tombstone: record.tombstone,
                     })
                 })
                 .collect();
@@ -617,6 +632,7 @@ impl KafkaProducer {
                             record.value,
                             offset + index as u64,
                             self.producer_id,
+                            record.tombstone,
                         ),
                     );
                 }

@@ -6,6 +6,7 @@ pub mod kafka_broker;
 pub mod kafka_consumer;
 pub mod kafka_controller;
 pub mod kafka_group_coordinator;
+pub mod kafka_log_cleaner;
 pub mod kafka_partitioner;
 pub mod kafka_producer;
 pub mod kafka_retention;

@@ -129,3 +129,16 @@ pub const MAX_KAFKA_CONSUMER_BUFFERED_RECORDS: usize = 1_000;
 
 /// Members of one quorum queue's Raft group (RabbitMQ advises 3, 5 or 7).
 pub const MAX_RABBIT_QUORUM_MEMBERS: usize = 7;
+/// Kafka: how often a broker's log cleaner looks for a log to clean
+/// (`log.cleaner.backoff.ms` is 15 s in Kafka; 1 s here so compaction acts
+/// within a lesson).
+pub const KAFKA_LOG_CLEANER_INTERVAL_MS: u64 = 1_000;
+/// Kafka: dirty records one cleaning pass indexes into its key → offset map
+/// (Kafka bounds it by `log.cleaner.dedupe.buffer.size`); a pass that meets
+/// the bound cleans up to there and leaves the rest for the next pass. With
+/// one log per broker per tick this bounds the cleaner's work per tick.
+pub const MAX_KAFKA_CLEANER_RECORDS_PER_PASS: usize = 5_000;
+/// Kafka: largest `delete_retention_ms` and `min_compaction_lag_ms` (a week).
+pub const MAX_KAFKA_COMPACTION_MS: u64 = 604_800_000;
+/// Compaction checker: keys tracked per partition (beyond it new keys are counted, not checked).
+pub const MAX_KAFKA_COMPACTION_TRACKED_KEYS: usize = 100_000;

@@ -17,6 +17,7 @@ pub mod raft_spec;
 pub mod schema;
 pub mod services;
 pub mod validate;
+mod validate_kafka_compaction;
 mod validate_kafka_consumer;
 mod validate_rabbit;
 pub mod validate_services;
@@ -225,10 +226,83 @@ pub struct KafkaTopicSpec {
     /// retention deletes whole segments only. Kafka's default is 1 GiB.
     #[serde(default = "default_segment_bytes")]
     pub segment_bytes: u64,
+    /// `cleanup.policy`: `delete` (retention by time and size, the default),
+    /// `compact` (the log cleaner keeps the latest record per key) or
+    /// `compact,delete` (both).
+    #[serde(default)]
+    pub cleanup_policy: KafkaCleanupPolicy,
+    /// `segment.ms`: the active segment rolls once a record arrives this long
+    /// (by record timestamps) after the segment's first record, even if it is
+    /// not full. Neither retention nor the cleaner touches the active segment,
+    /// so this bounds how long a record stays uncleanable. Absent: roll by
+    /// size only (Kafka's default is 7 days, longer than any lesson).
+    #[serde(default)]
+    pub segment_ms: Option<u64>,
+    /// `min.cleanable.dirty.ratio` (0 to 1): the cleaner cleans a log once the
+    /// records written since its last pass (the dirty part) are at least this
+    /// share of the cleanable log. Kafka's default is 0.5.
+    #[serde(default = "default_min_cleanable_dirty_ratio")]
+    pub min_cleanable_dirty_ratio: f64,
+    /// `min.compaction.lag.ms`: a segment whose newest record is younger than
+    /// this is not cleaned yet, so consumers get at least this long to see
+    /// every value. Kafka's default is 0.
+    #[serde(default)]
+    pub min_compaction_lag_ms: u64,
+    /// `delete.retention.ms`: how long a tombstone (a record with a null
+    /// value) stays after the cleaner first passes it, so that a consumer
+    /// reading from the start still sees the delete. Kafka's default is
+    /// 86400000 (one day).
+    #[serde(default = "default_delete_retention_ms")]
+    pub delete_retention_ms: u64,
 }
 
 fn default_segment_bytes() -> u64 {
     1_073_741_824
+}
+
+fn default_min_cleanable_dirty_ratio() -> f64 {
+    0.5
+}
+
+fn default_delete_retention_ms() -> u64 {
+    86_400_000
+}
+
+/// A topic's `cleanup.policy`, spelled as Kafka spells it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum KafkaCleanupPolicy {
+    /// Retention by time and size deletes old segments.
+    #[default]
+    #[serde(rename = "delete")]
+    Delete,
+    /// The log cleaner keeps the latest record per key; nothing expires by age.
+    #[serde(rename = "compact")]
+    Compact,
+    /// Both: compacted, and old segments deleted by retention too.
+    #[serde(rename = "compact,delete", alias = "delete,compact")]
+    CompactDelete,
+}
+
+impl KafkaCleanupPolicy {
+    pub fn compacts(self) -> bool {
+        matches!(
+            self,
+            KafkaCleanupPolicy::Compact | KafkaCleanupPolicy::CompactDelete
+        )
+    }
+    pub fn deletes(self) -> bool {
+        matches!(
+            self,
+            KafkaCleanupPolicy::Delete | KafkaCleanupPolicy::CompactDelete
+        )
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KafkaCleanupPolicy::Delete => "delete",
+            KafkaCleanupPolicy::Compact => "compact",
+            KafkaCleanupPolicy::CompactDelete => "compact,delete",
+        }
+    }
 }
 
 fn default_one() -> u32 {
@@ -369,6 +443,12 @@ pub struct KafkaProducerSpec {
     /// and in turn under `round_robin`.
     #[serde(default)]
     pub keyless_percent: u32,
+    /// Percent of keyed records written as tombstones (0 to 100): a null
+    /// value, Kafka's delete marker for a key in a compacted topic. The
+    /// record still carries a unique value number, which names the write in
+    /// the history (it is not the payload).
+    #[serde(default)]
+    pub tombstone_percent: u32,
 }
 
 fn default_batch_size_bytes() -> u32 {
@@ -886,7 +966,12 @@ impl<'de> Deserialize<'de> for Node {
             // Keep the inner path so the user sees `...nodes[2].properties.workers`.
             let inner_path = error.path().to_string();
             let message = error.into_inner().to_string();
-            let message = if message.starts_with("unknown variant") {
+            // Only an unknown `kind` is an unknown node kind: an unknown
+            // variant inside the properties (an enum-valued property such as
+            // `cleanup_policy`) keeps serde's own list of expected values.
+            let message = if message.starts_with("unknown variant")
+                && !inner_path.starts_with("properties")
+            {
                 format!(
                     "unknown node kind `{}`, expected one of: {}",
                     wire.kind,

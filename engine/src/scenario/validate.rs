@@ -371,6 +371,7 @@ impl<'a> Validator<'a> {
                     ),
                 );
             }
+            super::validate_kafka_compaction::topic(self.problems, &path, topic);
         }
     }
 
@@ -450,6 +451,7 @@ impl<'a> Validator<'a> {
                 format!("expected 0 to 100, found {}", spec.keyless_percent),
             );
         }
+        super::validate_kafka_compaction::producer_properties(self.problems, properties, spec);
         let inter_arrival_path = format!("{properties}.inter_arrival");
         spec.inter_arrival
             .validate(&inter_arrival_path, self.problems);
@@ -541,6 +543,20 @@ impl<'a> Validator<'a> {
                 ) else {
                     return;
                 };
+                if let ComponentSpec::KafkaController(controller_spec) =
+                    &self.scenario.topology.nodes[controller].spec
+                    && let Some(topic) = controller_spec
+                        .topics
+                        .iter()
+                        .find(|topic| topic.name == spec.topic)
+                {
+                    super::validate_kafka_compaction::producer_topic(
+                        self.problems,
+                        &path,
+                        spec,
+                        topic,
+                    );
+                }
                 if let ComponentSpec::KafkaController(controller_spec) =
                     &self.scenario.topology.nodes[controller].spec
                     && !controller_spec

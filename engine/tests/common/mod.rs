@@ -54,6 +54,10 @@ pub const EXAMPLES: &[(&str, &str)] = &[
         "rabbitmq-classic-vs-quorum-crash",
         include_str!("../../../public/scenarios/rabbitmq-classic-vs-quorum-crash.json"),
     ),
+    (
+        "kafka-compacted-topic",
+        include_str!("../../../public/scenarios/kafka-compacted-topic.json"),
+    ),
 ];
 
 pub fn example(name: &str) -> Scenario {
