@@ -334,6 +334,7 @@ impl Simulator {
                 &node_names,
             ));
         }
+        crate::checkers::coord::register(scenario, &node_names, &mut checkers);
         let mut simulator = Simulator {
             scenario: scenario.clone(),
             seed,

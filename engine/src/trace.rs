@@ -10,6 +10,7 @@
 //! Memory is bounded: only the last `TRACE_RING_CAPACITY` events are kept
 //! (plus an opt-in full record of lines for `faultline run --trace`).
 
+use crate::components::coord_protocol::CoordFact;
 use crate::components::rabbit_protocol::{RabbitDisposal, RabbitMessageKey};
 use crate::message::{KafkaRecord, MessageClass, MessageId, NodeId, Payload};
 use crate::raft::RaftRole;
@@ -341,6 +342,8 @@ pub enum Fact {
         partition: u32,
         log_start_offset: u64,
     },
+    /// The coordination slice's facts (sessions, leaders, fencing, ids, cache loads).
+    Coord(CoordFact),
 }
 
 impl TraceEvent {
@@ -647,6 +650,7 @@ impl TraceEvent {
                         line,
                         "committed {group} {topic}-{partition} offset={offset} member={member_id}"
                     ),
+                    Fact::Coord(fact) => write!(line, "{fact}"),
                 }
             }
         };

@@ -6,6 +6,7 @@
 //! at the end of the run (`finish`); until then their status is `pending`.
 
 mod builtin;
+pub mod coord;
 pub mod kafka;
 pub mod kafka_consumer;
 pub mod linearizable;
@@ -59,6 +60,13 @@ pub const KNOWN_CHECKER_NAMES: &[&str] = &[
     KafkaNoDuplicateProcessing::NAME,
     KafkaOrderPerKey::NAME,
     KafkaOneConsumerPerPartition::NAME,
+    coord::CoordLinearizable::NAME,
+    coord::MutualExclusion::NAME,
+    coord::SingleLeader::NAME,
+    coord::UniqueIds::NAME,
+    coord::IdsMonotonicPerWorker::NAME,
+    coord::EachTickFiresExactlyOnce::NAME,
+    coord::EachTickFiresEventually::NAME,
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
