@@ -4,6 +4,7 @@
 //! component adds variants here (and a `describe` arm) without touching the
 //! simulator, the network or the trace machinery.
 
+use crate::components::coord_protocol::CoordPayload;
 use crate::components::rabbit_protocol::{RabbitMessage, RabbitSettlement};
 use crate::components::rabbit_quorum::{QuorumCommand, QuorumState};
 use crate::raft::RaftMessage;
@@ -438,6 +439,8 @@ pub enum Payload {
         message: RabbitMessage,
         reason: crate::components::rabbit_protocol::RabbitDeathReason,
     },
+    /// The coordination slice: coordination service, recipes' storage writes.
+    Coord(CoordPayload),
 }
 
 /// A span of a request tree: the node that issued a request and its id there.
@@ -671,6 +674,7 @@ impl Payload {
             Payload::RabbitQuorumDeliver { .. } | Payload::RabbitQuorumDeadLetter { .. } => {
                 MessageClass::Publish
             }
+            Payload::Coord(message) => message.class(),
         }
     }
 }
@@ -1175,6 +1179,7 @@ impl fmt::Display for Payload {
                 message.key,
                 reason.as_str()
             ),
+            Payload::Coord(message) => write!(formatter, "{message}"),
         }
     }
 }

@@ -349,6 +349,7 @@ impl Simulator {
             &kafka_topics,
             &node_names,
         ));
+        crate::checkers::coord::register(scenario, &node_names, &mut checkers);
         let mut simulator = Simulator {
             scenario: scenario.clone(),
             seed,

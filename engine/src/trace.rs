@@ -10,6 +10,7 @@
 //! Memory is bounded: only the last `TRACE_RING_CAPACITY` events are kept
 //! (plus an opt-in full record of lines for `faultline run --trace`).
 
+use crate::components::coord_protocol::CoordFact;
 use crate::components::rabbit_protocol::{RabbitDisposal, RabbitMessageKey};
 use crate::message::{KafkaRecord, MessageClass, MessageId, NodeId, Payload};
 use crate::raft::RaftRole;
@@ -353,6 +354,8 @@ pub enum Fact {
         superseded: u64,
         expired_tombstones: u64,
     },
+    /// The coordination slice's facts (sessions, leaders, fencing, ids, cache loads).
+    Coord(CoordFact),
 }
 
 impl TraceEvent {
@@ -676,6 +679,7 @@ impl TraceEvent {
                         "cleaned {topic}-{partition} up to offset {cleaned_up_to}: removed {superseded} superseded record(s) and {expired_tombstones} expired tombstone(s) in {} range(s)",
                         removed.len()
                     ),
+                    Fact::Coord(fact) => write!(line, "{fact}"),
                 }
             }
         };

@@ -100,6 +100,26 @@ const ICONS: &[(&str, &str)] = &[
         "cache",
         "M4 4 h16 v16 h-16 Z M13 6 l-5 7 h4 l-1 5 l5 -7 h-4 Z",
     ),
+    // A tree of znodes: the coordination service.
+    (
+        "coord_server",
+        "M12 3 a2 2 0 1 0 0.01 0 M5 12 a2 2 0 1 0 0.01 0 M19 12 a2 2 0 1 0 0.01 0 M12 19 a2 2 0 1 0 0.01 0 M11 6 l-5 4 M13 6 l5 4 M19 14 l-6 4",
+    ),
+    // A key with a session line: a coordination client.
+    (
+        "coord_client",
+        "M7 12 a3 3 0 1 0 0.01 0 M10 12 h10 M17 12 v3 M20 12 v2 M3 5 h6 M3 19 h6",
+    ),
+    // A disk with a shield notch: storage that checks fencing tokens.
+    (
+        "fenced_storage",
+        "M4 6 c0 -3 12 -3 12 0 v10 c0 3 -12 3 -12 0 Z M4 6 c0 3 12 3 12 0 M17 10 l3 1 v4 c0 2 -3 3 -3 3 c0 0 -3 -1 -3 -3 v-4 Z",
+    ),
+    // A snowflake: unique ids.
+    (
+        "snowflake",
+        "M12 3 v18 M4 7.5 l16 9 M4 16.5 l16 -9 M10 4.5 l2 2 l2 -2 M10 19.5 l2 -2 l2 2",
+    ),
 ];
 
 /// Path data for `kind`'s icon, or `None` when the table has no entry.

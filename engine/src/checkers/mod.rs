@@ -6,6 +6,7 @@
 //! at the end of the run (`finish`); until then their status is `pending`.
 
 mod builtin;
+pub mod coord;
 pub mod kafka;
 pub mod kafka_compaction;
 pub mod kafka_consumer;
@@ -62,6 +63,13 @@ pub const KNOWN_CHECKER_NAMES: &[&str] = &[
     KafkaOneConsumerPerPartition::NAME,
     kafka_compaction::KafkaCompactionLatestValuePerKey::NAME,
     kafka_compaction::KafkaCompactionTombstonesExpire::NAME,
+    coord::CoordLinearizable::NAME,
+    coord::MutualExclusion::NAME,
+    coord::SingleLeader::NAME,
+    coord::UniqueIds::NAME,
+    coord::IdsMonotonicPerWorker::NAME,
+    coord::EachTickFiresExactlyOnce::NAME,
+    coord::EachTickFiresEventually::NAME,
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,6 +1,11 @@
 //! Built-in components and the factory that builds them from a scenario.
 
 pub mod autoscaler;
+pub mod cache;
+pub mod coord_client;
+pub mod coord_protocol;
+pub mod coord_server;
+pub mod fenced_storage;
 pub mod kafka_assignors;
 pub mod kafka_broker;
 pub mod kafka_consumer;
@@ -23,6 +28,7 @@ pub mod raft_node;
 pub mod resilience;
 pub mod service;
 pub mod sink;
+pub mod snowflake;
 
 use crate::component::Component;
 use crate::message::NodeId;
@@ -112,6 +118,34 @@ pub fn build_component(
         ComponentSpec::KafkaConsumer(spec) => {
             Box::new(kafka_consumer::KafkaConsumer::new(spec, node_ids))
         }
+        ComponentSpec::CoordServer(spec) => Box::new(coord_server::CoordServer::new(
+            spec,
+            NodeId(index as u32),
+            resolve_members(&spec.members, node_ids),
+        )),
+        ComponentSpec::CoordClient(spec) => {
+            let target = match &spec.recipe {
+                crate::scenario::coord::CoordRecipe::Lock(recipe) => {
+                    node_ids.get(&recipe.storage).copied()
+                }
+                crate::scenario::coord::CoordRecipe::CronScheduler(recipe) => {
+                    node_ids.get(&recipe.executor).copied()
+                }
+                _ => None,
+            };
+            Box::new(coord_client::CoordClient::new(
+                spec,
+                NodeId(index as u32),
+                resolve_members(&spec.servers, node_ids),
+                target,
+            ))
+        }
+        ComponentSpec::FencedStorage(spec) => Box::new(fenced_storage::FencedStorage::new(spec)),
+        ComponentSpec::Cache(spec) => Box::new(cache::Cache::new(
+            spec,
+            node_ids.get(&spec.backend).copied().unwrap_or(NodeId(0)),
+        )),
+        ComponentSpec::Snowflake(spec) => Box::new(snowflake::Snowflake::new(spec)),
     }
 }
 

@@ -142,3 +142,21 @@ pub const MAX_KAFKA_CLEANER_RECORDS_PER_PASS: usize = 5_000;
 pub const MAX_KAFKA_COMPACTION_MS: u64 = 604_800_000;
 /// Compaction checker: keys tracked per partition (beyond it new keys are counted, not checked).
 pub const MAX_KAFKA_COMPACTION_TRACKED_KEYS: usize = 100_000;
+
+/// Coordination service: znodes in one ensemble (ZooKeeper keeps the whole
+/// tree in memory too; this bounds the snapshot every server holds).
+pub const MAX_COORD_ZNODES: usize = 100_000;
+/// Coordination service: characters in a znode path.
+pub const MAX_COORD_PATH_CHARS: usize = 256;
+/// Coordination service: watches one server holds for its clients (a new one beyond it is not set).
+pub const MAX_COORD_WATCHES_PER_SERVER: usize = 100_000;
+/// Coordination service: `initial_znodes` per server.
+pub const MAX_COORD_INITIAL_ZNODES: usize = 1_000;
+/// Coordination service: sessions the ensemble keeps (creating one beyond it is refused).
+pub const MAX_COORD_SESSIONS: usize = 10_000;
+/// Cache: entries one cache holds at most.
+pub const MAX_CACHE_CAPACITY_ENTRIES: u32 = 1_000_000;
+/// Cache and Snowflake: requests held waiting at most.
+pub const MAX_WAITING_REQUESTS: u32 = 1_000_000;
+/// Snowflake: the largest worker id (10 bits).
+pub const MAX_SNOWFLAKE_WORKER_ID: u32 = 1_023;

@@ -7,6 +7,7 @@
 //! JSON path. `schema` derives the published JSON Schema from these types.
 
 pub mod catalog;
+pub mod coord;
 pub mod kafka_consumer;
 pub mod limits;
 pub mod migrate;
@@ -18,6 +19,7 @@ pub mod schema;
 pub mod services;
 pub mod validate;
 mod validate_kafka_compaction;
+mod validate_coord;
 mod validate_kafka_consumer;
 mod validate_rabbit;
 pub mod validate_services;
@@ -26,6 +28,7 @@ use crate::distribution::Distribution;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use coord::{CacheSpec, CoordClientSpec, CoordServerSpec, FencedStorageSpec, SnowflakeSpec};
 pub use kafka_consumer::{KafkaAssignor, KafkaCommitMode, KafkaConsumerSpec, KafkaOffsetReset};
 pub use parse::{parse_scenario, parse_scenario_value};
 pub use problems::{Problem, Problems};
@@ -134,6 +137,17 @@ pub enum ComponentSpec {
     RabbitConsumer(RabbitConsumerSpec),
     /// A Kafka consumer, member of a consumer group, reading one topic.
     KafkaConsumer(KafkaConsumerSpec),
+    /// A server of a ZooKeeper/etcd-like coordination service replicated by Raft.
+    CoordServer(CoordServerSpec),
+    /// A client of the coordination service: a session and one recipe
+    /// (registers, leader election, lock, registry, config, cron).
+    CoordClient(CoordClientSpec),
+    /// A storage service that can reject writes carrying a stale fencing token.
+    FencedStorage(FencedStorageSpec),
+    /// A cache-aside cache (LRU/LFU, TTL, capacity) in front of a backend.
+    Cache(CacheSpec),
+    /// A Snowflake-style unique id generator on the node's (skewable) clock.
+    Snowflake(SnowflakeSpec),
 }
 
 impl ComponentSpec {
@@ -154,6 +168,11 @@ impl ComponentSpec {
             ComponentSpec::RabbitPublisher(_) => "rabbit_publisher",
             ComponentSpec::RabbitConsumer(_) => "rabbit_consumer",
             ComponentSpec::KafkaConsumer(_) => "kafka_consumer",
+            ComponentSpec::CoordServer(_) => "coord_server",
+            ComponentSpec::CoordClient(_) => "coord_client",
+            ComponentSpec::FencedStorage(_) => "fenced_storage",
+            ComponentSpec::Cache(_) => "cache",
+            ComponentSpec::Snowflake(_) => "snowflake",
         }
     }
 
@@ -173,6 +192,11 @@ impl ComponentSpec {
         "rabbit_publisher",
         "rabbit_consumer",
         "kafka_consumer",
+        "coord_server",
+        "coord_client",
+        "fenced_storage",
+        "cache",
+        "snowflake",
     ];
 }
 

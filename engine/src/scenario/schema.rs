@@ -36,6 +36,11 @@ pub(crate) fn node_schema(generator: &mut SchemaGenerator) -> Schema {
                 "rabbit_publisher" => generator.subschema_for::<RabbitPublisherSpec>(),
                 "rabbit_consumer" => generator.subschema_for::<RabbitConsumerSpec>(),
                 "kafka_consumer" => generator.subschema_for::<super::KafkaConsumerSpec>(),
+                "coord_server" => generator.subschema_for::<super::CoordServerSpec>(),
+                "coord_client" => generator.subschema_for::<super::CoordClientSpec>(),
+                "fenced_storage" => generator.subschema_for::<super::FencedStorageSpec>(),
+                "cache" => generator.subschema_for::<super::CacheSpec>(),
+                "snowflake" => generator.subschema_for::<super::SnowflakeSpec>(),
                 other => unreachable_kind(other),
             };
             serde_json::json!({

@@ -266,6 +266,11 @@ impl<'a> Validator<'a> {
                 ComponentSpec::KafkaConsumer(spec) => {
                     super::validate_kafka_consumer::properties(self.problems, &properties, spec)
                 }
+                ComponentSpec::CoordServer(_)
+                | ComponentSpec::CoordClient(_)
+                | ComponentSpec::FencedStorage(_)
+                | ComponentSpec::Cache(_)
+                | ComponentSpec::Snowflake(_) => self.coord_properties(&properties, &node.spec),
             }
         }
     }
@@ -595,6 +600,7 @@ impl<'a> Validator<'a> {
             super::validate_services::api_gateway_references(self.scenario, index, self.problems);
             super::validate_services::autoscaler(self.scenario, index, self.problems);
             self.rabbit_references(index, node);
+            self.coord_references(index, node);
             if let ComponentSpec::Sink(SinkSpec {
                 downstream: Some(downstream),
                 ..

@@ -58,6 +58,26 @@ pub const EXAMPLES: &[(&str, &str)] = &[
         "kafka-compacted-topic",
         include_str!("../../../public/scenarios/kafka-compacted-topic.json"),
     ),
+    (
+        "zookeeper-leader-election",
+        include_str!("../../../public/scenarios/zookeeper-leader-election.json"),
+    ),
+    (
+        "lock-with-and-without-fencing",
+        include_str!("../../../public/scenarios/lock-with-and-without-fencing.json"),
+    ),
+    (
+        "cron-double-fire",
+        include_str!("../../../public/scenarios/cron-double-fire.json"),
+    ),
+    (
+        "cache-stampede",
+        include_str!("../../../public/scenarios/cache-stampede.json"),
+    ),
+    (
+        "snowflake-clock-skew",
+        include_str!("../../../public/scenarios/snowflake-clock-skew.json"),
+    ),
 ];
 
 pub fn example(name: &str) -> Scenario {
