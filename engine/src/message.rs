@@ -434,6 +434,8 @@ pub enum Payload {
         message: RabbitMessage,
         reason: crate::components::rabbit_protocol::RabbitDeathReason,
     },
+    /// Distributed transactions: 2PC/3PC/TCC and sagas (see `txn_protocol`).
+    Txn(crate::components::txn_protocol::TxnMessage),
 }
 
 /// A span of a request tree: the node that issued a request and its id there.
@@ -661,6 +663,13 @@ impl Payload {
             Payload::RabbitQuorumForward { .. } => MessageClass::Replication,
             Payload::RabbitQuorumDeliver { .. } | Payload::RabbitQuorumDeadLetter { .. } => {
                 MessageClass::Publish
+            }
+            Payload::Txn(message) => {
+                if message.is_request() {
+                    MessageClass::Request
+                } else {
+                    MessageClass::Response
+                }
             }
         }
     }
@@ -1165,6 +1174,7 @@ impl fmt::Display for Payload {
                 message.key,
                 reason.as_str()
             ),
+            Payload::Txn(message) => write!(formatter, "{message}"),
         }
     }
 }

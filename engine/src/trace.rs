@@ -341,6 +341,8 @@ pub enum Fact {
         partition: u32,
         log_start_offset: u64,
     },
+    /// Distributed transactions and sagas (see `txn_protocol::TxnFact`).
+    Txn(crate::components::txn_protocol::TxnFact),
 }
 
 impl TraceEvent {
@@ -647,6 +649,7 @@ impl TraceEvent {
                         line,
                         "committed {group} {topic}-{partition} offset={offset} member={member_id}"
                     ),
+                    Fact::Txn(fact) => write!(line, "{fact}"),
                 }
             }
         };

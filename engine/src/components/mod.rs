@@ -20,8 +20,12 @@ pub mod rabbit_routing;
 pub mod raft_kv_client;
 pub mod raft_node;
 pub mod resilience;
+pub mod saga;
 pub mod service;
 pub mod sink;
+pub mod txn_coordinator;
+pub mod txn_participant;
+pub mod txn_protocol;
 
 use crate::component::Component;
 use crate::message::NodeId;
@@ -110,6 +114,16 @@ pub fn build_component(
         )),
         ComponentSpec::KafkaConsumer(spec) => {
             Box::new(kafka_consumer::KafkaConsumer::new(spec, node_ids))
+        }
+        ComponentSpec::TxnCoordinator(spec) => {
+            Box::new(txn_coordinator::TxnCoordinator::new(spec, node_ids))
+        }
+        ComponentSpec::TxnParticipant(spec) => Box::new(txn_participant::TxnParticipant::new(spec)),
+        ComponentSpec::SagaOrchestrator(spec) => {
+            Box::new(saga::SagaOrchestrator::new(spec, node_ids))
+        }
+        ComponentSpec::SagaService(spec) => {
+            Box::new(saga::SagaService::new(spec, &node.id, scenario, node_ids))
         }
     }
 }

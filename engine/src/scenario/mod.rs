@@ -16,10 +16,12 @@ pub mod rabbit;
 pub mod raft_spec;
 pub mod schema;
 pub mod services;
+pub mod txn;
 pub mod validate;
 mod validate_kafka_consumer;
 mod validate_rabbit;
 pub mod validate_services;
+mod validate_txn;
 
 use crate::distribution::Distribution;
 use schemars::JsonSchema;
@@ -133,6 +135,18 @@ pub enum ComponentSpec {
     RabbitConsumer(RabbitConsumerSpec),
     /// A Kafka consumer, member of a consumer group, reading one topic.
     KafkaConsumer(KafkaConsumerSpec),
+    /// Coordinator of atomic commitment (2PC, 3PC or TCC): one transaction
+    /// over all its participants per client request.
+    TxnCoordinator(txn::TxnCoordinatorSpec),
+    /// A resource manager in 2PC/3PC/TCC transactions: votes, holds locks
+    /// while prepared, applies the outcome.
+    TxnParticipant(txn::TxnParticipantSpec),
+    /// Runs a saga per client request: steps in order, compensations in
+    /// reverse on a failure, retries with backoff, an optional durable saga log.
+    SagaOrchestrator(txn::SagaOrchestratorSpec),
+    /// A service that runs saga actions and compensations (on command, or
+    /// by reacting to its neighbours' events in a choreographed saga).
+    SagaService(txn::SagaServiceSpec),
 }
 
 impl ComponentSpec {
@@ -153,6 +167,10 @@ impl ComponentSpec {
             ComponentSpec::RabbitPublisher(_) => "rabbit_publisher",
             ComponentSpec::RabbitConsumer(_) => "rabbit_consumer",
             ComponentSpec::KafkaConsumer(_) => "kafka_consumer",
+            ComponentSpec::TxnCoordinator(_) => "txn_coordinator",
+            ComponentSpec::TxnParticipant(_) => "txn_participant",
+            ComponentSpec::SagaOrchestrator(_) => "saga_orchestrator",
+            ComponentSpec::SagaService(_) => "saga_service",
         }
     }
 
@@ -172,6 +190,10 @@ impl ComponentSpec {
         "rabbit_publisher",
         "rabbit_consumer",
         "kafka_consumer",
+        "txn_coordinator",
+        "txn_participant",
+        "saga_orchestrator",
+        "saga_service",
     ];
 }
 

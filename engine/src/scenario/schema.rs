@@ -36,6 +36,10 @@ pub(crate) fn node_schema(generator: &mut SchemaGenerator) -> Schema {
                 "rabbit_publisher" => generator.subschema_for::<RabbitPublisherSpec>(),
                 "rabbit_consumer" => generator.subschema_for::<RabbitConsumerSpec>(),
                 "kafka_consumer" => generator.subschema_for::<super::KafkaConsumerSpec>(),
+                "txn_coordinator" => generator.subschema_for::<super::txn::TxnCoordinatorSpec>(),
+                "txn_participant" => generator.subschema_for::<super::txn::TxnParticipantSpec>(),
+                "saga_orchestrator" => generator.subschema_for::<super::txn::SagaOrchestratorSpec>(),
+                "saga_service" => generator.subschema_for::<super::txn::SagaServiceSpec>(),
                 other => unreachable_kind(other),
             };
             serde_json::json!({
