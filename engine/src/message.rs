@@ -441,6 +441,8 @@ pub enum Payload {
     },
     /// The coordination slice: coordination service, recipes' storage writes.
     Coord(CoordPayload),
+    /// Distributed transactions: 2PC/3PC/TCC and sagas (see `txn_protocol`).
+    Txn(crate::components::txn_protocol::TxnMessage),
 }
 
 /// A span of a request tree: the node that issued a request and its id there.
@@ -675,6 +677,13 @@ impl Payload {
                 MessageClass::Publish
             }
             Payload::Coord(message) => message.class(),
+            Payload::Txn(message) => {
+                if message.is_request() {
+                    MessageClass::Request
+                } else {
+                    MessageClass::Response
+                }
+            }
         }
     }
 }
@@ -1180,6 +1189,7 @@ impl fmt::Display for Payload {
                 reason.as_str()
             ),
             Payload::Coord(message) => write!(formatter, "{message}"),
+            Payload::Txn(message) => write!(formatter, "{message}"),
         }
     }
 }

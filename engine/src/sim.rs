@@ -350,6 +350,22 @@ impl Simulator {
             &node_names,
         ));
         crate::checkers::coord::register(scenario, &node_names, &mut checkers);
+        if scenario
+            .topology
+            .nodes
+            .iter()
+            .any(|node| matches!(node.spec, ComponentSpec::TxnCoordinator(_)))
+        {
+            checkers.extend(crate::checkers::txn::txn_checkers(&node_names));
+        }
+        if scenario.topology.nodes.iter().any(|node| {
+            matches!(
+                node.spec,
+                ComponentSpec::SagaOrchestrator(_) | ComponentSpec::SagaService(_)
+            )
+        }) {
+            checkers.extend(crate::checkers::saga::saga_checkers());
+        }
         let mut simulator = Simulator {
             scenario: scenario.clone(),
             seed,

@@ -356,6 +356,8 @@ pub enum Fact {
     },
     /// The coordination slice's facts (sessions, leaders, fencing, ids, cache loads).
     Coord(CoordFact),
+    /// Distributed transactions and sagas (see `txn_protocol::TxnFact`).
+    Txn(crate::components::txn_protocol::TxnFact),
 }
 
 impl TraceEvent {
@@ -680,6 +682,7 @@ impl TraceEvent {
                         removed.len()
                     ),
                     Fact::Coord(fact) => write!(line, "{fact}"),
+                    Fact::Txn(fact) => write!(line, "{fact}"),
                 }
             }
         };

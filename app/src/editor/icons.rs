@@ -120,6 +120,26 @@ const ICONS: &[(&str, &str)] = &[
         "snowflake",
         "M12 3 v18 M4 7.5 l16 9 M4 16.5 l16 -9 M10 4.5 l2 2 l2 -2 M10 19.5 l2 -2 l2 2",
     ),
+    // A gavel over three ticks: the coordinator that decides commit or abort.
+    (
+        "txn_coordinator",
+        "M5 5 l6 6 M9 3 l4 4 l-3 3 l-4 -4 Z M12 10 l7 7 M4 20 h9 M15 20 l1.5 1.5 l3 -3",
+    ),
+    // A database cylinder with a padlock: a participant holding locks.
+    (
+        "txn_participant",
+        "M4 6 a6 2.5 0 1 0 12 0 a6 2.5 0 1 0 -12 0 M4 6 v10 a6 2.5 0 0 0 8 2.3 M16 6 v5 M14 15 h7 v6 h-7 Z M15.5 15 v-2 a2 2 0 0 1 4 0 v2",
+    ),
+    // Three steps forward with an arrow back: a saga and its compensations.
+    (
+        "saga_orchestrator",
+        "M3 8 h4 v4 h-4 Z M10 8 h4 v4 h-4 Z M17 8 h4 v4 h-4 Z M7 10 h3 M14 10 h3 M19 15 v3 h-14 v-3 M7 16 l-2 -1 l2 -1",
+    ),
+    // A box with an arrow in and an arrow back: a service that can undo.
+    (
+        "saga_service",
+        "M7 5 h10 v14 h-10 Z M2 10 h5 M5 8 l2 2 l-2 2 M17 14 h5 M19 12 l-2 2 l2 2",
+    ),
 ];
 
 /// Path data for `kind`'s icon, or `None` when the table has no entry.

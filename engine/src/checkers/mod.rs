@@ -13,6 +13,8 @@ pub mod kafka_consumer;
 pub mod linearizable;
 pub mod rabbit;
 pub mod raft;
+pub mod saga;
+pub mod txn;
 
 pub use builtin::{
     NoPhantomDelivery, NoUnexpectedDuplicateDelivery, RequestsEventuallyResolved,
@@ -70,6 +72,13 @@ pub const KNOWN_CHECKER_NAMES: &[&str] = &[
     coord::IdsMonotonicPerWorker::NAME,
     coord::EachTickFiresExactlyOnce::NAME,
     coord::EachTickFiresEventually::NAME,
+    txn::AtomicCommit::NAME,
+    txn::TccHazardChecker::EMPTY_ROLLBACK,
+    txn::TccHazardChecker::HANGING_TRY,
+    txn::TccHazardChecker::CONFIRM_CANCEL_ONCE,
+    saga::SagaEventuallyTerminates::NAME,
+    saga::CompensationInReverseOrder::NAME,
+    saga::NoPartialOutcomeAfterTermination::NAME,
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

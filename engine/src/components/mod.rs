@@ -26,9 +26,13 @@ pub mod rabbit_routing;
 pub mod raft_kv_client;
 pub mod raft_node;
 pub mod resilience;
+pub mod saga;
 pub mod service;
 pub mod sink;
 pub mod snowflake;
+pub mod txn_coordinator;
+pub mod txn_participant;
+pub mod txn_protocol;
 
 use crate::component::Component;
 use crate::message::NodeId;
@@ -146,6 +150,16 @@ pub fn build_component(
             node_ids.get(&spec.backend).copied().unwrap_or(NodeId(0)),
         )),
         ComponentSpec::Snowflake(spec) => Box::new(snowflake::Snowflake::new(spec)),
+        ComponentSpec::TxnCoordinator(spec) => {
+            Box::new(txn_coordinator::TxnCoordinator::new(spec, node_ids))
+        }
+        ComponentSpec::TxnParticipant(spec) => Box::new(txn_participant::TxnParticipant::new(spec)),
+        ComponentSpec::SagaOrchestrator(spec) => {
+            Box::new(saga::SagaOrchestrator::new(spec, node_ids))
+        }
+        ComponentSpec::SagaService(spec) => {
+            Box::new(saga::SagaService::new(spec, &node.id, scenario, node_ids))
+        }
     }
 }
 

@@ -160,3 +160,20 @@ pub const MAX_CACHE_CAPACITY_ENTRIES: u32 = 1_000_000;
 pub const MAX_WAITING_REQUESTS: u32 = 1_000_000;
 /// Snowflake: the largest worker id (10 bits).
 pub const MAX_SNOWFLAKE_WORKER_ID: u32 = 1_023;
+
+/// Transactions: decisions (and TCC cancel markers) a participant remembers
+/// for answering repeats and peers' termination queries; the oldest are
+/// forgotten first (a real resource manager truncates its log the same way).
+pub const MAX_TXN_REMEMBERED_DECISIONS: usize = 10_000;
+/// Transactions: times a coordinator re-sends one decision to participants
+/// that have not acknowledged it (at `decision_retry_interval_ms`).
+pub const MAX_TXN_DECISION_RESENDS: u32 = 1_000;
+/// Transactions: participants of one coordinator.
+pub const MAX_TXN_PARTICIPANTS: usize = 64;
+/// Transactions: transactions in progress one coordinator may hold.
+pub const MAX_TXN_ACTIVE: u32 = 100_000;
+/// Transaction checkers: transactions (or sagas) followed at once; beyond it
+/// the oldest are forgotten, so memory stays bounded on long runs.
+pub const MAX_TXN_TRACKED: usize = 200_000;
+/// Sagas: attempts of one action, compensation or choreography event.
+pub const MAX_SAGA_ATTEMPTS: u32 = 1_000;

@@ -17,12 +17,14 @@ pub mod rabbit;
 pub mod raft_spec;
 pub mod schema;
 pub mod services;
+pub mod txn;
 pub mod validate;
 mod validate_kafka_compaction;
 mod validate_coord;
 mod validate_kafka_consumer;
 mod validate_rabbit;
 pub mod validate_services;
+mod validate_txn;
 
 use crate::distribution::Distribution;
 use schemars::JsonSchema;
@@ -148,6 +150,18 @@ pub enum ComponentSpec {
     Cache(CacheSpec),
     /// A Snowflake-style unique id generator on the node's (skewable) clock.
     Snowflake(SnowflakeSpec),
+    /// Coordinator of atomic commitment (2PC, 3PC or TCC): one transaction
+    /// over all its participants per client request.
+    TxnCoordinator(txn::TxnCoordinatorSpec),
+    /// A resource manager in 2PC/3PC/TCC transactions: votes, holds locks
+    /// while prepared, applies the outcome.
+    TxnParticipant(txn::TxnParticipantSpec),
+    /// Runs a saga per client request: steps in order, compensations in
+    /// reverse on a failure, retries with backoff, an optional durable saga log.
+    SagaOrchestrator(txn::SagaOrchestratorSpec),
+    /// A service that runs saga actions and compensations (on command, or
+    /// by reacting to its neighbours' events in a choreographed saga).
+    SagaService(txn::SagaServiceSpec),
 }
 
 impl ComponentSpec {
@@ -173,6 +187,10 @@ impl ComponentSpec {
             ComponentSpec::FencedStorage(_) => "fenced_storage",
             ComponentSpec::Cache(_) => "cache",
             ComponentSpec::Snowflake(_) => "snowflake",
+            ComponentSpec::TxnCoordinator(_) => "txn_coordinator",
+            ComponentSpec::TxnParticipant(_) => "txn_participant",
+            ComponentSpec::SagaOrchestrator(_) => "saga_orchestrator",
+            ComponentSpec::SagaService(_) => "saga_service",
         }
     }
 
@@ -197,6 +215,10 @@ impl ComponentSpec {
         "fenced_storage",
         "cache",
         "snowflake",
+        "txn_coordinator",
+        "txn_participant",
+        "saga_orchestrator",
+        "saga_service",
     ];
 }
 

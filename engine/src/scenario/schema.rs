@@ -41,6 +41,10 @@ pub(crate) fn node_schema(generator: &mut SchemaGenerator) -> Schema {
                 "fenced_storage" => generator.subschema_for::<super::FencedStorageSpec>(),
                 "cache" => generator.subschema_for::<super::CacheSpec>(),
                 "snowflake" => generator.subschema_for::<super::SnowflakeSpec>(),
+                "txn_coordinator" => generator.subschema_for::<super::txn::TxnCoordinatorSpec>(),
+                "txn_participant" => generator.subschema_for::<super::txn::TxnParticipantSpec>(),
+                "saga_orchestrator" => generator.subschema_for::<super::txn::SagaOrchestratorSpec>(),
+                "saga_service" => generator.subschema_for::<super::txn::SagaServiceSpec>(),
                 other => unreachable_kind(other),
             };
             serde_json::json!({

@@ -271,6 +271,18 @@ impl<'a> Validator<'a> {
                 | ComponentSpec::FencedStorage(_)
                 | ComponentSpec::Cache(_)
                 | ComponentSpec::Snowflake(_) => self.coord_properties(&properties, &node.spec),
+                ComponentSpec::TxnCoordinator(spec) => {
+                    super::validate_txn::coordinator_properties(self.problems, &properties, spec)
+                }
+                ComponentSpec::TxnParticipant(spec) => {
+                    super::validate_txn::participant_properties(self.problems, &properties, spec)
+                }
+                ComponentSpec::SagaOrchestrator(spec) => {
+                    super::validate_txn::orchestrator_properties(self.problems, &properties, spec)
+                }
+                ComponentSpec::SagaService(spec) => {
+                    super::validate_txn::saga_service_properties(self.problems, &properties, spec)
+                }
             }
         }
     }
@@ -601,6 +613,8 @@ impl<'a> Validator<'a> {
             super::validate_services::autoscaler(self.scenario, index, self.problems);
             self.rabbit_references(index, node);
             self.coord_references(index, node);
+            super::validate_txn::references(self.scenario, index, self.problems);
+            super::validate_txn::saga_references(self.scenario, index, self.problems);
             if let ComponentSpec::Sink(SinkSpec {
                 downstream: Some(downstream),
                 ..

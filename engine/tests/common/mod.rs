@@ -78,6 +78,22 @@ pub const EXAMPLES: &[(&str, &str)] = &[
         "snowflake-clock-skew",
         include_str!("../../../public/scenarios/snowflake-clock-skew.json"),
     ),
+    (
+        "2pc-coordinator-crash-blocks",
+        include_str!("../../../public/scenarios/2pc-coordinator-crash-blocks.json"),
+    ),
+    (
+        "saga-orchestrated-order",
+        include_str!("../../../public/scenarios/saga-orchestrated-order.json"),
+    ),
+    (
+        "saga-choreographed-order",
+        include_str!("../../../public/scenarios/saga-choreographed-order.json"),
+    ),
+    (
+        "tcc-hanging-reservation",
+        include_str!("../../../public/scenarios/tcc-hanging-reservation.json"),
+    ),
 ];
 
 pub fn example(name: &str) -> Scenario {
