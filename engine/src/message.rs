@@ -434,6 +434,8 @@ pub enum Payload {
         message: RabbitMessage,
         reason: crate::components::rabbit_protocol::RabbitDeathReason,
     },
+    /// The replicated key-value database (`kv_database`, `kv_sentinel`, `kv_client`).
+    Db(crate::components::db_protocol::DbMessage),
 }
 
 /// A span of a request tree: the node that issued a request and its id there.
@@ -662,6 +664,7 @@ impl Payload {
             Payload::RabbitQuorumDeliver { .. } | Payload::RabbitQuorumDeadLetter { .. } => {
                 MessageClass::Publish
             }
+            Payload::Db(message) => message.class(),
         }
     }
 }
@@ -1165,6 +1168,7 @@ impl fmt::Display for Payload {
                 message.key,
                 reason.as_str()
             ),
+            Payload::Db(message) => write!(formatter, "{message}"),
         }
     }
 }

@@ -341,6 +341,8 @@ pub enum Fact {
         partition: u32,
         log_start_offset: u64,
     },
+    /// A fact of the replicated key-value database (`kv_database`).
+    Db(crate::components::db_protocol::DbFact),
 }
 
 impl TraceEvent {
@@ -647,6 +649,7 @@ impl TraceEvent {
                         line,
                         "committed {group} {topic}-{partition} offset={offset} member={member_id}"
                     ),
+                    Fact::Db(fact) => write!(line, "{fact}"),
                 }
             }
         };

@@ -6,6 +6,7 @@
 //! at the end of the run (`finish`); until then their status is `pending`.
 
 mod builtin;
+pub mod database;
 pub mod kafka;
 pub mod kafka_consumer;
 pub mod linearizable;
@@ -59,6 +60,9 @@ pub const KNOWN_CHECKER_NAMES: &[&str] = &[
     KafkaNoDuplicateProcessing::NAME,
     KafkaOrderPerKey::NAME,
     KafkaOneConsumerPerPartition::NAME,
+    database::KvLostAcknowledgedWrites::NAME,
+    database::KvSplitBrain::NAME,
+    database::KvLinearizable::NAME,
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,6 +1,9 @@
 //! Built-in components and the factory that builds them from a scenario.
 
 pub mod autoscaler;
+pub mod db_dynamo;
+pub mod db_leader_follower;
+pub mod db_protocol;
 pub mod kafka_assignors;
 pub mod kafka_broker;
 pub mod kafka_consumer;
@@ -9,6 +12,9 @@ pub mod kafka_group_coordinator;
 pub mod kafka_partitioner;
 pub mod kafka_producer;
 pub mod kafka_retention;
+pub mod kv_client;
+pub mod kv_database;
+pub mod kv_sentinel;
 pub mod load_generator;
 pub mod rabbit_broker;
 pub mod rabbit_consumer;
@@ -111,7 +117,37 @@ pub fn build_component(
         ComponentSpec::KafkaConsumer(spec) => {
             Box::new(kafka_consumer::KafkaConsumer::new(spec, node_ids))
         }
+        ComponentSpec::KvDatabase(spec) => Box::new(kv_database::KvDatabase::new(
+            spec,
+            NodeId(index as u32),
+            crate::scenario::database_members(scenario, &spec.database),
+            node_names(scenario),
+        )),
+        ComponentSpec::KvSentinel(spec) => Box::new(kv_sentinel::KvSentinel::new(
+            spec,
+            crate::scenario::database_members(scenario, &spec.database),
+            crate::scenario::database_sentinels(scenario, &spec.database)
+                .into_iter()
+                .filter(|sentinel| sentinel.0 != index as u32)
+                .collect(),
+            node_names(scenario),
+        )),
+        ComponentSpec::KvClient(spec) => Box::new(kv_client::KvClient::new(
+            spec,
+            NodeId(index as u32),
+            kv_client::routes(scenario, &spec.databases),
+        )),
     }
+}
+
+/// Every node's id (name), by node index: for components' state lines.
+fn node_names(scenario: &Scenario) -> Vec<String> {
+    scenario
+        .topology
+        .nodes
+        .iter()
+        .map(|node| node.id.clone())
+        .collect()
 }
 
 /// Node ids of a validated member list (validation guarantees they resolve).

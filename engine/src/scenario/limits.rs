@@ -129,3 +129,17 @@ pub const MAX_KAFKA_CONSUMER_BUFFERED_RECORDS: usize = 1_000;
 
 /// Members of one quorum queue's Raft group (RabbitMQ advises 3, 5 or 7).
 pub const MAX_RABBIT_QUORUM_MEMBERS: usize = 7;
+/// Replicas of one `kv_database` (Raft mode: at most `MAX_RAFT_MEMBERS`).
+pub const MAX_DB_REPLICAS: usize = 64;
+/// Databases one `kv_client` shards over.
+pub const MAX_DB_SHARDS: usize = 64;
+/// Ring positions per replica or shard (consistent hashing).
+pub const MAX_DB_VIRTUAL_NODES: u32 = 1_024;
+/// Writes a leader/follower primary keeps for partial resync.
+pub const MAX_DB_BACKLOG_WRITES: u64 = 1_000_000;
+/// Processes of one `kv_client`.
+pub const MAX_DB_CLIENT_CONCURRENCY: u32 = 1_000;
+/// Keys a `kv_client` uses.
+pub const MAX_DB_KEYS: u32 = 1_000_000;
+/// Sends per `kv_client` operation.
+pub const MAX_DB_CLIENT_ATTEMPTS: u32 = 100;

@@ -7,6 +7,7 @@
 //! JSON path. `schema` derives the published JSON Schema from these types.
 
 pub mod catalog;
+pub mod database;
 pub mod kafka_consumer;
 pub mod limits;
 pub mod migrate;
@@ -17,6 +18,7 @@ pub mod raft_spec;
 pub mod schema;
 pub mod services;
 pub mod validate;
+mod validate_database;
 mod validate_kafka_consumer;
 mod validate_rabbit;
 pub mod validate_services;
@@ -25,6 +27,7 @@ use crate::distribution::Distribution;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use database::*;
 pub use kafka_consumer::{KafkaAssignor, KafkaCommitMode, KafkaConsumerSpec, KafkaOffsetReset};
 pub use parse::{parse_scenario, parse_scenario_value};
 pub use problems::{Problem, Problems};
@@ -133,6 +136,12 @@ pub enum ComponentSpec {
     RabbitConsumer(RabbitConsumerSpec),
     /// A Kafka consumer, member of a consumer group, reading one topic.
     KafkaConsumer(KafkaConsumerSpec),
+    /// One replica of a replicated key-value database (leader/follower, Raft or Dynamo-style).
+    KvDatabase(KvDatabaseSpec),
+    /// A Redis-Sentinel-style failover monitor of a leader/follower database.
+    KvSentinel(KvSentinelSpec),
+    /// Clients of one or more (sharded) key-value databases, with a read consistency level.
+    KvClient(KvClientSpec),
 }
 
 impl ComponentSpec {
@@ -153,6 +162,9 @@ impl ComponentSpec {
             ComponentSpec::RabbitPublisher(_) => "rabbit_publisher",
             ComponentSpec::RabbitConsumer(_) => "rabbit_consumer",
             ComponentSpec::KafkaConsumer(_) => "kafka_consumer",
+            ComponentSpec::KvDatabase(_) => "kv_database",
+            ComponentSpec::KvSentinel(_) => "kv_sentinel",
+            ComponentSpec::KvClient(_) => "kv_client",
         }
     }
 
@@ -172,6 +184,9 @@ impl ComponentSpec {
         "rabbit_publisher",
         "rabbit_consumer",
         "kafka_consumer",
+        "kv_database",
+        "kv_sentinel",
+        "kv_client",
     ];
 }
 

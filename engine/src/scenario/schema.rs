@@ -36,6 +36,9 @@ pub(crate) fn node_schema(generator: &mut SchemaGenerator) -> Schema {
                 "rabbit_publisher" => generator.subschema_for::<RabbitPublisherSpec>(),
                 "rabbit_consumer" => generator.subschema_for::<RabbitConsumerSpec>(),
                 "kafka_consumer" => generator.subschema_for::<super::KafkaConsumerSpec>(),
+                "kv_database" => generator.subschema_for::<super::KvDatabaseSpec>(),
+                "kv_sentinel" => generator.subschema_for::<super::KvSentinelSpec>(),
+                "kv_client" => generator.subschema_for::<super::KvClientSpec>(),
                 other => unreachable_kind(other),
             };
             serde_json::json!({

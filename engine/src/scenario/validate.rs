@@ -266,6 +266,14 @@ impl<'a> Validator<'a> {
                 ComponentSpec::KafkaConsumer(spec) => {
                     super::validate_kafka_consumer::properties(self.problems, &properties, spec)
                 }
+                ComponentSpec::KvDatabase(_)
+                | ComponentSpec::KvSentinel(_)
+                | ComponentSpec::KvClient(_) => super::validate_database::properties(
+                    self.problems,
+                    self.scenario,
+                    index,
+                    &properties,
+                ),
             }
         }
     }
