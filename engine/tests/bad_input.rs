@@ -82,7 +82,7 @@ fn unknown_node_kind_lists_known_kinds() {
     check_mutation(
         |document| document["topology"]["nodes"][1]["kind"] = json!("sinc"),
         expect![
-            "topology.nodes[1].kind: unknown node kind `sinc`, expected one of: load_generator, sink, kafka_controller, kafka_broker, kafka_producer, raft_node, raft_kv_client, service, api_gateway, autoscaler, rabbit_broker, rabbit_publisher, rabbit_consumer, kafka_consumer"
+            "topology.nodes[1].kind: unknown node kind `sinc`, expected one of: load_generator, sink, kafka_controller, kafka_broker, kafka_producer, raft_node, raft_kv_client, service, api_gateway, autoscaler, rabbit_broker, rabbit_publisher, rabbit_consumer, kafka_consumer, kv_database, kv_sentinel, kv_client"
         ],
     );
 }
@@ -187,7 +187,7 @@ fn every_problem_is_reported_not_just_the_first() {
             topology.links[0].to: no node "nowhere"
             workload.streams[0].client: expected a load_generator node, but "payment" is a sink
             workload.streams[0].target: a client cannot target itself
-            expectations[0].check.name: no checker "no_phantom_delivry" (did you mean "no_phantom_delivery"?); known: no_phantom_delivery, no_unexpected_duplicate_delivery, trace_time_monotonic, requests_eventually_resolved, lost_acknowledged_writes, no_duplicate_log_entries, raft_election_safety, raft_leader_append_only, raft_log_matching, raft_leader_completeness, raft_state_machine_safety, raft_leader_eventually_elected, raft_kv_linearizable, lost_confirmed_messages, no_duplicate_handling, dead_letter_reasons_valid, queue_within_max_length, kafka_acknowledged_writes_consumed, kafka_consumer_offsets_in_order, kafka_group_no_skipped_offsets, kafka_no_duplicate_processing, kafka_order_per_key, kafka_one_consumer_per_partition"#]],
+            expectations[0].check.name: no checker "no_phantom_delivry" (did you mean "no_phantom_delivery"?); known: no_phantom_delivery, no_unexpected_duplicate_delivery, trace_time_monotonic, requests_eventually_resolved, lost_acknowledged_writes, no_duplicate_log_entries, raft_election_safety, raft_leader_append_only, raft_log_matching, raft_leader_completeness, raft_state_machine_safety, raft_leader_eventually_elected, raft_kv_linearizable, lost_confirmed_messages, no_duplicate_handling, dead_letter_reasons_valid, queue_within_max_length, kafka_acknowledged_writes_consumed, kafka_consumer_offsets_in_order, kafka_group_no_skipped_offsets, kafka_no_duplicate_processing, kafka_order_per_key, kafka_one_consumer_per_partition, kv_lost_acknowledged_writes, kv_no_split_brain, kv_linearizable"#]],
     );
 }
 
