@@ -443,6 +443,8 @@ pub enum Payload {
     Coord(CoordPayload),
     /// Distributed transactions: 2PC/3PC/TCC and sagas (see `txn_protocol`).
     Txn(crate::components::txn_protocol::TxnMessage),
+    /// The replicated key-value database (`kv_database`, `kv_sentinel`, `kv_client`).
+    Db(crate::components::db_protocol::DbMessage),
 }
 
 /// A span of a request tree: the node that issued a request and its id there.
@@ -684,6 +686,7 @@ impl Payload {
                     MessageClass::Response
                 }
             }
+            Payload::Db(message) => message.class(),
         }
     }
 }
@@ -1190,6 +1193,7 @@ impl fmt::Display for Payload {
             ),
             Payload::Coord(message) => write!(formatter, "{message}"),
             Payload::Txn(message) => write!(formatter, "{message}"),
+            Payload::Db(message) => write!(formatter, "{message}"),
         }
     }
 }

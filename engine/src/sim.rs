@@ -305,6 +305,7 @@ impl Simulator {
             checkers.push(Box::new(NoDuplicateLogEntries::new(node_names.clone())));
         }
         crate::checkers::raft::register(scenario, &node_names, &mut checkers);
+        crate::checkers::database::register(scenario, &node_names, &mut checkers);
         if scenario
             .topology
             .nodes

@@ -358,6 +358,8 @@ pub enum Fact {
     Coord(CoordFact),
     /// Distributed transactions and sagas (see `txn_protocol::TxnFact`).
     Txn(crate::components::txn_protocol::TxnFact),
+    /// A fact of the replicated key-value database (`kv_database`).
+    Db(crate::components::db_protocol::DbFact),
 }
 
 impl TraceEvent {
@@ -683,6 +685,7 @@ impl TraceEvent {
                     ),
                     Fact::Coord(fact) => write!(line, "{fact}"),
                     Fact::Txn(fact) => write!(line, "{fact}"),
+                    Fact::Db(fact) => write!(line, "{fact}"),
                 }
             }
         };

@@ -7,6 +7,7 @@
 
 mod builtin;
 pub mod coord;
+pub mod database;
 pub mod kafka;
 pub mod kafka_compaction;
 pub mod kafka_consumer;
@@ -79,6 +80,9 @@ pub const KNOWN_CHECKER_NAMES: &[&str] = &[
     saga::SagaEventuallyTerminates::NAME,
     saga::CompensationInReverseOrder::NAME,
     saga::NoPartialOutcomeAfterTermination::NAME,
+    database::KvLostAcknowledgedWrites::NAME,
+    database::KvSplitBrain::NAME,
+    database::KvLinearizable::NAME,
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -718,6 +718,11 @@ pub fn register(
         .iter()
         .filter_map(|node| match &node.spec {
             crate::scenario::ComponentSpec::RaftNode(spec) => Some(spec.election_timeout_max_ms),
+            // A Raft-replicated kv_database is a raft_node underneath: same facts, same checks.
+            crate::scenario::ComponentSpec::KvDatabase(crate::scenario::KvDatabaseSpec {
+                replication: crate::scenario::DbReplication::Raft(raft),
+                ..
+            }) => Some(raft.election_timeout_max_ms),
             _ => None,
         })
         .max();

@@ -6,6 +6,9 @@ pub mod coord_client;
 pub mod coord_protocol;
 pub mod coord_server;
 pub mod fenced_storage;
+pub mod db_dynamo;
+pub mod db_leader_follower;
+pub mod db_protocol;
 pub mod kafka_assignors;
 pub mod kafka_broker;
 pub mod kafka_consumer;
@@ -15,6 +18,9 @@ pub mod kafka_log_cleaner;
 pub mod kafka_partitioner;
 pub mod kafka_producer;
 pub mod kafka_retention;
+pub mod kv_client;
+pub mod kv_database;
+pub mod kv_sentinel;
 pub mod load_generator;
 pub mod rabbit_broker;
 pub mod rabbit_consumer;
@@ -160,7 +166,37 @@ pub fn build_component(
         ComponentSpec::SagaService(spec) => {
             Box::new(saga::SagaService::new(spec, &node.id, scenario, node_ids))
         }
+        ComponentSpec::KvDatabase(spec) => Box::new(kv_database::KvDatabase::new(
+            spec,
+            NodeId(index as u32),
+            crate::scenario::database_members(scenario, &spec.database),
+            node_names(scenario),
+        )),
+        ComponentSpec::KvSentinel(spec) => Box::new(kv_sentinel::KvSentinel::new(
+            spec,
+            crate::scenario::database_members(scenario, &spec.database),
+            crate::scenario::database_sentinels(scenario, &spec.database)
+                .into_iter()
+                .filter(|sentinel| sentinel.0 != index as u32)
+                .collect(),
+            node_names(scenario),
+        )),
+        ComponentSpec::KvClient(spec) => Box::new(kv_client::KvClient::new(
+            spec,
+            NodeId(index as u32),
+            kv_client::routes(scenario, &spec.databases),
+        )),
     }
+}
+
+/// Every node's id (name), by node index: for components' state lines.
+fn node_names(scenario: &Scenario) -> Vec<String> {
+    scenario
+        .topology
+        .nodes
+        .iter()
+        .map(|node| node.id.clone())
+        .collect()
 }
 
 /// Node ids of a validated member list (validation guarantees they resolve).

@@ -295,7 +295,20 @@ impl RaftNode {
         }
     }
 
-    fn on_client_request(
+    /// The value this server's state machine holds for `key` now, without
+    /// going through the log (a possibly stale local read, as a follower
+    /// read of an embedding database).
+    pub fn local_value(&self, key: u32) -> Option<u64> {
+        self.store.get(&key).copied()
+    }
+
+    /// The leader this server believes in (for redirects).
+    pub fn leader_hint(&self) -> Option<NodeId> {
+        self.core.leader_hint()
+    }
+
+    /// Runs a client operation through the log (answered with `RaftKvResponse`).
+    pub(crate) fn on_client_request(
         &mut self,
         ctx: &mut Context<'_>,
         client: NodeId,

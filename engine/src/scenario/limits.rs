@@ -177,3 +177,17 @@ pub const MAX_TXN_ACTIVE: u32 = 100_000;
 pub const MAX_TXN_TRACKED: usize = 200_000;
 /// Sagas: attempts of one action, compensation or choreography event.
 pub const MAX_SAGA_ATTEMPTS: u32 = 1_000;
+/// Replicas of one `kv_database` (Raft mode: at most `MAX_RAFT_MEMBERS`).
+pub const MAX_DB_REPLICAS: usize = 64;
+/// Databases one `kv_client` shards over.
+pub const MAX_DB_SHARDS: usize = 64;
+/// Ring positions per replica or shard (consistent hashing).
+pub const MAX_DB_VIRTUAL_NODES: u32 = 1_024;
+/// Writes a leader/follower primary keeps for partial resync.
+pub const MAX_DB_BACKLOG_WRITES: u64 = 1_000_000;
+/// Processes of one `kv_client`.
+pub const MAX_DB_CLIENT_CONCURRENCY: u32 = 1_000;
+/// Keys a `kv_client` uses.
+pub const MAX_DB_KEYS: u32 = 1_000_000;
+/// Sends per `kv_client` operation.
+pub const MAX_DB_CLIENT_ATTEMPTS: u32 = 100;

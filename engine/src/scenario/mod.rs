@@ -8,6 +8,7 @@
 
 pub mod catalog;
 pub mod coord;
+pub mod database;
 pub mod kafka_consumer;
 pub mod limits;
 pub mod migrate;
@@ -21,6 +22,7 @@ pub mod txn;
 pub mod validate;
 mod validate_kafka_compaction;
 mod validate_coord;
+mod validate_database;
 mod validate_kafka_consumer;
 mod validate_rabbit;
 pub mod validate_services;
@@ -31,6 +33,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use coord::{CacheSpec, CoordClientSpec, CoordServerSpec, FencedStorageSpec, SnowflakeSpec};
+pub use database::*;
 pub use kafka_consumer::{KafkaAssignor, KafkaCommitMode, KafkaConsumerSpec, KafkaOffsetReset};
 pub use parse::{parse_scenario, parse_scenario_value};
 pub use problems::{Problem, Problems};
@@ -162,6 +165,12 @@ pub enum ComponentSpec {
     /// A service that runs saga actions and compensations (on command, or
     /// by reacting to its neighbours' events in a choreographed saga).
     SagaService(txn::SagaServiceSpec),
+    /// One replica of a replicated key-value database (leader/follower, Raft or Dynamo-style).
+    KvDatabase(KvDatabaseSpec),
+    /// A Redis-Sentinel-style failover monitor of a leader/follower database.
+    KvSentinel(KvSentinelSpec),
+    /// Clients of one or more (sharded) key-value databases, with a read consistency level.
+    KvClient(KvClientSpec),
 }
 
 impl ComponentSpec {
@@ -191,6 +200,9 @@ impl ComponentSpec {
             ComponentSpec::TxnParticipant(_) => "txn_participant",
             ComponentSpec::SagaOrchestrator(_) => "saga_orchestrator",
             ComponentSpec::SagaService(_) => "saga_service",
+            ComponentSpec::KvDatabase(_) => "kv_database",
+            ComponentSpec::KvSentinel(_) => "kv_sentinel",
+            ComponentSpec::KvClient(_) => "kv_client",
         }
     }
 
@@ -219,6 +231,9 @@ impl ComponentSpec {
         "txn_participant",
         "saga_orchestrator",
         "saga_service",
+        "kv_database",
+        "kv_sentinel",
+        "kv_client",
     ];
 }
 

@@ -45,6 +45,9 @@ pub(crate) fn node_schema(generator: &mut SchemaGenerator) -> Schema {
                 "txn_participant" => generator.subschema_for::<super::txn::TxnParticipantSpec>(),
                 "saga_orchestrator" => generator.subschema_for::<super::txn::SagaOrchestratorSpec>(),
                 "saga_service" => generator.subschema_for::<super::txn::SagaServiceSpec>(),
+                "kv_database" => generator.subschema_for::<super::KvDatabaseSpec>(),
+                "kv_sentinel" => generator.subschema_for::<super::KvSentinelSpec>(),
+                "kv_client" => generator.subschema_for::<super::KvClientSpec>(),
                 other => unreachable_kind(other),
             };
             serde_json::json!({

@@ -283,6 +283,14 @@ impl<'a> Validator<'a> {
                 ComponentSpec::SagaService(spec) => {
                     super::validate_txn::saga_service_properties(self.problems, &properties, spec)
                 }
+                ComponentSpec::KvDatabase(_)
+                | ComponentSpec::KvSentinel(_)
+                | ComponentSpec::KvClient(_) => super::validate_database::properties(
+                    self.problems,
+                    self.scenario,
+                    index,
+                    &properties,
+                ),
             }
         }
     }
