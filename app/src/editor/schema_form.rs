@@ -174,7 +174,8 @@ const UNIT_SUFFIXES: &[(&str, &str)] = &[
     ("_probability", "0–1"),
 ];
 
-/// Fields of an object schema, required ones first, then alphabetical.
+/// Fields of an object schema: required ones first, plain inputs before
+/// sub-forms, then alphabetical.
 pub fn fields_of(schema: &Value) -> Vec<FieldSpec> {
     let required: Vec<&str> = schema
         .get("required")
@@ -193,7 +194,20 @@ pub fn fields_of(schema: &Value) -> Vec<FieldSpec> {
                 .collect()
         })
         .unwrap_or_default();
-    fields.sort_by(|a, b| b.required.cmp(&a.required).then(a.name.cmp(&b.name)));
+    // Required first; within each group plain inputs before sub-forms and
+    // lists (a fault's time before its action), then alphabetical.
+    let structured = |field: &FieldSpec| {
+        matches!(
+            field.input,
+            FieldInput::Variants(_) | FieldInput::Object(_) | FieldInput::Array { .. }
+        )
+    };
+    fields.sort_by(|a, b| {
+        b.required
+            .cmp(&a.required)
+            .then(structured(a).cmp(&structured(b)))
+            .then(a.name.cmp(&b.name))
+    });
     fields
 }
 
