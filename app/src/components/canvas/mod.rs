@@ -44,6 +44,11 @@ const GUIDE_CATCH_PX: f64 = 6.0;
 /// MIME type of a palette drag.
 pub const PALETTE_DRAG_TYPE: &str = "application/x-faultline-kind";
 
+/// A zone's box: (left, top, right, bottom).
+type ZoneBox = (f64, f64, f64, f64);
+/// Every node's id and centre, shared by the links that route around them.
+type NodeCentres = Arc<Vec<(String, (f64, f64))>>;
+
 #[derive(Clone, Debug, Default)]
 enum Gesture {
     #[default]
@@ -62,7 +67,7 @@ enum Gesture {
         still_centres: Vec<(f64, f64)>,
         /// Zone ids and their boxes around the members that stay put, and
         /// the grabbed node's zone, to preview which zone a drop joins or leaves.
-        zones: Vec<(String, Option<(f64, f64, f64, f64)>)>,
+        zones: Vec<(String, Option<ZoneBox>)>,
         grabbed_zone: Option<usize>,
         moved: bool,
     },
@@ -891,8 +896,8 @@ fn drawing_view(
         .collect_view();
 
     // With orthogonal routing every link routes around the node boxes.
-    let boxes: Option<Arc<Vec<(String, (f64, f64))>>> =
-        (scenario.layout.link_routing == LinkRouting::Orthogonal).then(|| {
+    let boxes: Option<NodeCentres> = (scenario.layout.link_routing == LinkRouting::Orthogonal)
+        .then(|| {
             Arc::new(
                 topology
                     .nodes
@@ -1198,7 +1203,7 @@ struct LinkDraw {
     label: String,
     has_problem: bool,
     /// Every node's id and centre when links route around boxes.
-    boxes: Option<Arc<Vec<(String, (f64, f64))>>>,
+    boxes: Option<NodeCentres>,
 }
 
 pub fn link_kind_name(kind: LinkKind) -> &'static str {
