@@ -5,10 +5,10 @@
 //! one kind. With nothing selected it edits the scenario's title and description.
 
 use crate::components::canvas::{LINK_KINDS, link_kind_name, link_kind_title};
+use crate::components::fault_plan_form::{expectations_form, fault_plan_form};
+use crate::components::schema_fields::{FormTarget, schema_fields};
 use crate::editor::icons::icon_or_generic;
-use crate::editor::schema_form::{
-    FieldInput, FieldSpec, Variant, display, fields_of, parse_input, variant_tag,
-};
+use crate::editor::schema_form::{FieldInput, FieldSpec, fields_of};
 use crate::editor::{Editor, Selection, properties_json};
 use crate::format;
 use faultline_engine::scenario::catalog::{
@@ -18,20 +18,6 @@ use leptos::prelude::*;
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::sync::Arc;
-
-/// Reads one field's current values across the edited objects.
-type ReadField = Arc<dyn Fn(&str) -> Vec<Value> + Send + Sync>;
-/// Applies a parsed value to one field (None: remove, so the default applies).
-type WriteField = Arc<dyn Fn(&str, Option<Value>) -> Result<(), String> + Send + Sync>;
-
-/// Where a form's values come from and where its changes go.
-#[derive(Clone)]
-struct FormTarget {
-    read: ReadField,
-    write: WriteField,
-    /// JSON path prefix of the field, for the validator's problems, per object.
-    paths: Vec<String>,
-}
 
 #[component]
 pub fn Inspector(editor: Editor) -> impl IntoView {
@@ -127,13 +113,15 @@ fn scenario_form(editor: Editor) -> impl IntoView {
         </div>
         {run_settings_form(editor)}
         {workload_form(editor)}
+        {fault_plan_form(editor)}
+        {expectations_form(editor)}
     }
 }
 
 /// The scenario's `run` object, from `RunSettings`' JSON Schema.
 fn run_settings_form(editor: Editor) -> impl IntoView {
-    let target = FormTarget {
-        read: Arc::new(move |field: &str| {
+    let target = FormTarget::new(
+        Arc::new(move |field: &str| {
             editor.document.with(|document| {
                 document
                     .as_ref()
@@ -143,11 +131,9 @@ fn run_settings_form(editor: Editor) -> impl IntoView {
                     .collect()
             })
         }),
-        write: Arc::new(move |field: &str, value: Option<Value>| {
-            editor.set_run_field(field, value)
-        }),
-        paths: vec!["run".to_string()],
-    };
+        Arc::new(move |field: &str, value: Option<Value>| editor.set_run_field(field, value)),
+        vec!["run".to_string()],
+    );
     view! {
         <h3 class="form-section">"Run settings"</h3>
         <div data-testid="run-settings">
@@ -235,8 +221,8 @@ fn stream_form(editor: Editor, index: usize) -> impl IntoView {
                 .unwrap_or_default()
         })
     };
-    let target = FormTarget {
-        read: Arc::new(move |field: &str| {
+    let target = FormTarget::new(
+        Arc::new(move |field: &str| {
             editor.document.with(|document| {
                 document
                     .as_ref()
@@ -247,11 +233,11 @@ fn stream_form(editor: Editor, index: usize) -> impl IntoView {
                     .collect()
             })
         }),
-        write: Arc::new(move |field: &str, value: Option<Value>| {
+        Arc::new(move |field: &str, value: Option<Value>| {
             editor.set_stream_field(index, field, value)
         }),
-        paths: vec![format!("workload.streams[{index}]")],
-    };
+        vec![format!("workload.streams[{index}]")],
+    );
     view! {
         <fieldset class="stream-form" data-testid="stream" data-index=index.to_string()>
             <legend class="field-label">"Stream " {stream_id}</legend>
@@ -288,8 +274,8 @@ fn node_form(editor: Editor, selection: Selection, kind: &'static str) -> impl I
     });
     let read_ids = ids.clone();
     let write_ids = ids.clone();
-    let target = FormTarget {
-        read: Arc::new(move |field: &str| {
+    let target = FormTarget::new(
+        Arc::new(move |field: &str| {
             editor.document.with(|document| {
                 document
                     .iter()
@@ -304,11 +290,11 @@ fn node_form(editor: Editor, selection: Selection, kind: &'static str) -> impl I
                     .collect()
             })
         }),
-        write: Arc::new(move |field: &str, value: Option<Value>| {
+        Arc::new(move |field: &str, value: Option<Value>| {
             editor.set_node_property(&write_ids, field, value)
         }),
         paths,
-    };
+    );
     let heading = match &single {
         Some(_) => format::wire_name(kind),
         None => format!("{} × {}", ids.len(), format::wire_name(kind)),
@@ -374,19 +360,19 @@ fn link_form(editor: Editor, index: usize) -> impl IntoView {
             .unwrap_or_default()
     };
     let label = move || link_now().map(|link| link.label).unwrap_or_default();
-    let target = FormTarget {
-        read: Arc::new(move |field: &str| {
+    let target = FormTarget::new(
+        Arc::new(move |field: &str| {
             link_now()
                 .and_then(|link| serde_json::to_value(&link.network).ok())
                 .and_then(|network| network.get(field).cloned())
                 .into_iter()
                 .collect()
         }),
-        write: Arc::new(move |field: &str, value: Option<Value>| {
+        Arc::new(move |field: &str, value: Option<Value>| {
             editor.set_link_network_field(index, field, value)
         }),
-        paths: vec![format!("topology.links[{index}].network")],
-    };
+        vec![format!("topology.links[{index}].network")],
+    );
     view! {
         <h2 class="card-title" id="inspector-title">"Link"</h2>
         <p class="card-subtitle">{ends}</p>
@@ -474,344 +460,5 @@ fn zone_form(editor: Editor, zone_id: String) -> impl IntoView {
         <button class="button" on:click=move |_| editor.ungroup_zone(&ungroup_id)>
             "Ungroup"
         </button>
-    }
-}
-
-fn schema_fields(fields: Vec<FieldSpec>, target: FormTarget, id_prefix: &str) -> AnyView {
-    fields
-        .into_iter()
-        .map(|field| field_view(field, target.clone(), id_prefix))
-        .collect_view()
-        .into_any()
-}
-
-/// A tagged enum (a distribution, a load pattern): a picker of the variant and,
-/// below it, the chosen variant's own fields as a nested schema form whose
-/// edits rewrite the whole value through the parent's `write`. With several
-/// objects selected the sub-form shows and edits the first one's value.
-fn variant_input(
-    field: &FieldSpec,
-    variants: Vec<Variant>,
-    target: FormTarget,
-    input_id: String,
-    help_id: String,
-    set_error: WriteSignal<Option<String>>,
-) -> AnyView {
-    let name = field.name.clone();
-    let current_value: Arc<dyn Fn() -> Value + Send + Sync> = {
-        let read = target.read.clone();
-        let name = name.clone();
-        Arc::new(move || read(&name).into_iter().next().unwrap_or(Value::Null))
-    };
-    let tag = {
-        let current_value = current_value.clone();
-        Memo::new(move |_| variant_tag(&current_value()).unwrap_or_default())
-    };
-    let choose = {
-        let variants = variants.clone();
-        let current_value = current_value.clone();
-        let write = target.write.clone();
-        let name = name.clone();
-        move |chosen: String| {
-            let value = variants
-                .iter()
-                .find(|variant| variant.tag == chosen)
-                .map(|variant| variant.starter(Some(&current_value())));
-            set_error.set(write(&name, value).err());
-        }
-    };
-    let descriptions: Vec<(String, String)> = variants
-        .iter()
-        .map(|variant| (variant.tag.clone(), variant.description.clone()))
-        .collect();
-    let chosen_description = move || {
-        let tag = tag.get();
-        descriptions
-            .iter()
-            .find(|(candidate, _)| *candidate == tag)
-            .map(|(_, description)| description.clone())
-            .unwrap_or_default()
-    };
-    let sub_form = {
-        let variants = variants.clone();
-        let input_id = input_id.clone();
-        move || {
-            let tag = tag.get();
-            let payload_schema = variants
-                .iter()
-                .find(|variant| variant.tag == tag)
-                .and_then(|variant| variant.payload_schema.clone())?;
-            let read_value = current_value.clone();
-            let write_value = current_value.clone();
-            let read_tag = tag.clone();
-            let write_tag = tag.clone();
-            let parent_write = target.write.clone();
-            let parent_name = name.clone();
-            let nested = FormTarget {
-                read: Arc::new(move |inner: &str| {
-                    vec![
-                        read_value()
-                            .get(&read_tag)
-                            .and_then(|payload| payload.get(inner))
-                            .cloned()
-                            .unwrap_or(Value::Null),
-                    ]
-                }),
-                write: Arc::new(move |inner: &str, value: Option<Value>| {
-                    let mut whole = write_value();
-                    let payload = whole
-                        .get_mut(&write_tag)
-                        .and_then(Value::as_object_mut)
-                        .ok_or("pick a kind first")?;
-                    match value {
-                        Some(value) => {
-                            payload.insert(inner.to_string(), value);
-                        }
-                        None => {
-                            payload.remove(inner);
-                        }
-                    }
-                    parent_write(&parent_name, Some(whole))
-                }),
-                paths: target
-                    .paths
-                    .iter()
-                    .map(|path| format!("{path}.{}.{tag}", name))
-                    .collect(),
-            };
-            Some(view! {
-                <div class="subform" data-testid="subform" data-variant=tag.clone()>
-                    {schema_fields(fields_of(&payload_schema), nested, &format!("{input_id}-{tag}"))}
-                </div>
-            })
-        }
-    };
-    let select_id = input_id.clone();
-    let optional = field.optional;
-    view! {
-        <select
-            id=select_id
-            class="field-input"
-            data-field=field.name.clone()
-            data-testid="variant-picker"
-            aria-describedby=help_id
-            prop:value=move || tag.get()
-            on:change=move |event| choose(event_target_value(&event))
-        >
-            {optional.then(|| view! { <option value="">"(none)"</option> })}
-            {variants
-                .into_iter()
-                .map(|variant| {
-                    view! {
-                        <option value=variant.tag.clone() title=variant.description.clone()>
-                            {variant.tag.replace('_', " ")}
-                        </option>
-                    }
-                })
-                .collect_view()}
-        </select>
-        <p class="field-help variant-help">{chosen_description}</p>
-        {sub_form}
-    }
-    .into_any()
-}
-
-fn field_view(field: FieldSpec, target: FormTarget, id_prefix: &str) -> impl IntoView {
-    let (error, set_error) = signal(None::<String>);
-    let input_id = format!("{id_prefix}-{}", field.name);
-    let name = field.name.clone();
-    let read = target.read.clone();
-    // One value shown when every edited object agrees; empty ("mixed") otherwise.
-    let current = {
-        let name = name.clone();
-        move || {
-            let values = read(&name);
-            match values.split_first() {
-                Some((first, rest)) if rest.iter().all(|value| value == first) => {
-                    Some(display(first))
-                }
-                Some(_) => None,
-                None => Some(String::new()),
-            }
-        }
-    };
-    let commit = {
-        let field = field.clone();
-        let write = target.write.clone();
-        move |text: String| match parse_input(&field, &text) {
-            Ok(value) => set_error.set(write(&field.name, value).err()),
-            Err(message) => set_error.set(Some(message)),
-        }
-    };
-    let validator_problem = {
-        let paths: Vec<String> = target
-            .paths
-            .iter()
-            .map(|path| format!("{path}.{}", field.name))
-            .collect();
-        move |editor_problems: &[faultline_engine::scenario::Problem]| {
-            editor_problems
-                .iter()
-                .find(|problem| {
-                    paths
-                        .iter()
-                        .any(|path| problem.path.starts_with(path.as_str()))
-                })
-                .map(|problem| problem.message.clone())
-        }
-    };
-    let unit = field.unit;
-    let default_text = field
-        .default
-        .as_ref()
-        .map(|value| match value {
-            Value::Null => "absent".to_string(),
-            other => display(other),
-        })
-        .map(|text| {
-            format!(
-                "Default: {text}{}",
-                // A range "unit" (probabilities: 0–1) is not said after a value.
-                unit.filter(|unit| !unit.contains('–'))
-                    .map(|unit| format!(" {unit}"))
-                    .unwrap_or_default()
-            )
-        });
-    let range_text = match &field.input {
-        FieldInput::Integer { minimum, maximum } | FieldInput::Number { minimum, maximum } => {
-            match (minimum, maximum) {
-                (Some(min), Some(max)) if *max < 1e12 => Some(format!("Range {min}–{max}")),
-                (Some(min), _) => Some(format!("At least {min}")),
-                (None, Some(max)) => Some(format!("At most {max}")),
-                _ => None,
-            }
-        }
-        _ => None,
-    };
-    let help = [
-        Some(field.description.clone()).filter(|d| !d.is_empty()),
-        range_text,
-        default_text,
-    ]
-    .into_iter()
-    .flatten()
-    .collect::<Vec<_>>()
-    .join(" · ");
-    let help_id = format!("{input_id}-help");
-    let error_id = format!("{input_id}-error");
-    let input = {
-        let current = current.clone();
-        let commit = commit.clone();
-        let placeholder = {
-            let current = current.clone();
-            move || if current().is_none() { "mixed" } else { "" }
-        };
-        let value = {
-            let current = current.clone();
-            move || current().unwrap_or_default()
-        };
-        match field.input.clone() {
-            FieldInput::Boolean => view! {
-                <input
-                    id=input_id.clone()
-                    class="field-check"
-                    type="checkbox"
-                    data-field=name.clone()
-                    aria-describedby=help_id.clone()
-                    prop:checked=move || value() == "true"
-                    on:change=move |event| {
-                        let checked = event_target_checked(&event);
-                        commit(checked.to_string());
-                    }
-                />
-            }
-            .into_any(),
-            FieldInput::Choice(choices) => view! {
-                <select
-                    id=input_id.clone()
-                    class="field-input"
-                    data-field=name.clone()
-                    aria-describedby=help_id.clone()
-                    prop:value=value
-                    on:change=move |event| commit(event_target_value(&event))
-                >
-                    {choices
-                        .into_iter()
-                        .map(|(choice, label, description)| {
-                            view! { <option value=display(&choice) title=description>{label}</option> }
-                        })
-                        .collect_view()}
-                </select>
-            }
-            .into_any(),
-            FieldInput::Variants(variants) => variant_input(
-                &field,
-                variants,
-                target.clone(),
-                input_id.clone(),
-                help_id.clone(),
-                set_error,
-            ),
-            FieldInput::Json => view! {
-                <textarea
-                    id=input_id.clone()
-                    class="field-input field-json"
-                    rows="3"
-                    spellcheck="false"
-                    data-field=name.clone()
-                    aria-describedby=help_id.clone()
-                    placeholder=placeholder
-                    prop:value=value
-                    on:change=move |event| commit(event_target_value(&event))
-                ></textarea>
-            }
-            .into_any(),
-            input => {
-                let (kind, min, max, step) = match input {
-                    FieldInput::Integer { minimum, maximum } => ("number", minimum, maximum, "1"),
-                    FieldInput::Number { minimum, maximum } => ("number", minimum, maximum, "any"),
-                    _ => ("text", None, None, ""),
-                };
-                view! {
-                    <input
-                        id=input_id.clone()
-                        class="field-input"
-                        type=kind
-                        inputmode=if kind == "number" { "decimal" } else { "text" }
-                        min=min.map(|min| min.to_string())
-                        max=max.filter(|max| *max < 1e12).map(|max| max.to_string())
-                        step=(!step.is_empty()).then_some(step)
-                        data-field=name.clone()
-                        aria-describedby=help_id.clone()
-                        aria-invalid=move || error.with(Option::is_some).to_string()
-                        placeholder=placeholder
-                        prop:value=value
-                        on:change=move |event| commit(event_target_value(&event))
-                    />
-                }
-                .into_any()
-            }
-        }
-    };
-    let editor_problems = use_context::<Memo<Vec<faultline_engine::scenario::Problem>>>();
-    let shown_error = move || {
-        error.get().or_else(|| {
-            editor_problems
-                .and_then(|problems| problems.with(|problems| validator_problem(problems)))
-        })
-    };
-    view! {
-        <div class="field" data-testid="field" data-field=field.name.clone()>
-            <label class="field-label" for=format!("{id_prefix}-{}", field.name)>
-                <span>{field.title.clone()}</span>
-                {field.required.then(|| view! { <span class="field-required" title="required">"*"</span> })}
-                {unit.map(|unit| view! { <span class="field-unit">{unit}</span> })}
-            </label>
-            {input}
-            <p class="field-error" id=error_id role="alert" data-testid="field-error">
-                {shown_error}
-            </p>
-            <p class="field-help" id=help_id>{help}</p>
-        </div>
     }
 }

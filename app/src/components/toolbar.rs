@@ -1,11 +1,12 @@
 //! The editing toolbar above the canvas: undo/redo, duplicate, delete, group
-//! into a zone, tidy layout, snap to grid, the kind of link new connections
-//! get, and the keyboard cheat sheet.
+//! into a zone, tidy layout, snap to grid, straight-curved or right-angle
+//! (orthogonal) links, the kind of link new connections get, and the
+//! keyboard cheat sheet.
 
 use crate::components::canvas::{LINK_KINDS, link_kind_name, link_kind_title};
 use crate::components::focus::{manage_dialog_focus, trap_tab};
 use crate::editor::Editor;
-use faultline_engine::scenario::LinkKind;
+use faultline_engine::scenario::{LinkKind, LinkRouting};
 use leptos::prelude::*;
 
 #[component]
@@ -76,6 +77,21 @@ pub fn Toolbar(
                     on:change=move |event| editor.set_snap_to_grid.set(event_target_checked(&event))
                 />
                 "Snap"
+            </label>
+            <label class="toolbar-toggle" title="Draw links with right angles, routed around node boxes (saved with the scenario)">
+                <input
+                    type="checkbox"
+                    data-testid="orthogonal-links"
+                    prop:checked=move || editor.link_routing() == LinkRouting::Orthogonal
+                    on:change=move |event| {
+                        editor.set_link_routing(if event_target_checked(&event) {
+                            LinkRouting::Orthogonal
+                        } else {
+                            LinkRouting::Curved
+                        })
+                    }
+                />
+                "Right-angle links"
             </label>
             <label class="toolbar-select">
                 <span>"New links"</span>

@@ -7,6 +7,7 @@
 //! signals exposed here.
 
 pub mod autolayout;
+pub mod faults;
 pub mod history;
 pub mod icons;
 pub mod schema_form;
@@ -19,7 +20,9 @@ use crate::driver::SimDriver;
 use faultline_engine::Scenario;
 use faultline_engine::scenario::catalog::{KindEntry, component_catalog};
 use faultline_engine::scenario::validate::validate;
-use faultline_engine::scenario::{ComponentSpec, Link, LinkKind, Node, Position, Problem, Zone};
+use faultline_engine::scenario::{
+    ComponentSpec, Link, LinkKind, LinkRouting, Node, Position, Problem, Zone,
+};
 use history::History;
 use leptos::prelude::*;
 use serde_json::Value;
@@ -675,6 +678,24 @@ impl Editor {
     }
 
     // ---- layout and view --------------------------------------------------
+
+    /// How links are drawn (saved in the scenario's `layout`).
+    pub fn link_routing(self) -> LinkRouting {
+        self.document.with(|document| {
+            document
+                .as_ref()
+                .map(|scenario| scenario.layout.link_routing)
+                .unwrap_or_default()
+        })
+    }
+
+    pub fn set_link_routing(self, routing: LinkRouting) {
+        let label = match routing {
+            LinkRouting::Orthogonal => "Route links at right angles",
+            LinkRouting::Curved => "Draw links as curves",
+        };
+        self.edit(label, |scenario| scenario.layout.link_routing = routing);
+    }
 
     pub fn tidy(self) {
         self.edit("Tidy layout", apply_layered_layout);

@@ -27,7 +27,16 @@ pub enum FieldInput {
     /// distribution `{"exponential": {"mean_ms": 10}}`): a picker of the
     /// variant and a sub-form for the chosen variant's own fields.
     Variants(Vec<Variant>),
-    /// Arrays and anything else structured: edited as JSON text.
+    /// A list whose items have a schema: one typed row per item (a sub-form
+    /// for objects and tagged enums, an input for scalars), with add, remove
+    /// and reorder. `items` is the item schema.
+    Array {
+        items: Value,
+    },
+    /// A nested object with named properties: a sub-form of its fields.
+    /// Holds the object's schema.
+    Object(Value),
+    /// Maps and anything else without a usable schema: edited as JSON text.
     Json,
 }
 
@@ -46,10 +55,19 @@ impl Variant {
     /// A value of this variant: the payload's starter values, with every
     /// `_ms` field taking the first `_ms` number of `previous` (switching
     /// exponential 10 ms to constant keeps 10 ms) and other numbers 1.
+    /// Fields the new variant shares with the previous one (same name, same
+    /// JSON type: a fault's `node`, a link's `from`/`to`) keep their values;
+    /// a string becomes a one-item list where the new field is a list of strings.
     pub fn starter(&self, previous: Option<&Value>) -> Value {
         let Some(payload_schema) = &self.payload_schema else {
             return Value::String(self.tag.clone());
         };
+        let previous_payload = previous
+            .and_then(Value::as_object)
+            .and_then(|object| object.values().next())
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
         let carried_ms = previous
             .and_then(Value::as_object)
             .and_then(|object| object.values().next())
@@ -74,10 +92,45 @@ impl Variant {
                 {
                     *value = Value::from(1.0);
                 }
+                match (previous_payload.get(name), &*value) {
+                    (Some(old), new) if same_json_type(old, new) && !name.ends_with("_ms") => {
+                        *value = old.clone();
+                    }
+                    (Some(Value::String(old)), Value::Array(_)) if !old.is_empty() => {
+                        *value = Value::Array(vec![Value::String(old.clone())]);
+                    }
+                    _ => {}
+                }
             }
         }
         serde_json::json!({ self.tag.clone(): payload })
     }
+}
+
+fn same_json_type(a: &Value, b: &Value) -> bool {
+    std::mem::discriminant(a) == std::mem::discriminant(b)
+}
+
+/// A value to start a new object, row or variant with: the schema's starter
+/// value, with numbers that would start at 0 without a stated default set to
+/// 1 (a zero multiplier, weight or rate is rarely what anyone means).
+pub fn friendly_starter(schema: &Value) -> Value {
+    let mut value = starter_value(schema);
+    if let Value::Object(fields) = &mut value {
+        for (name, field) in fields.iter_mut() {
+            if field.as_f64() == Some(0.0)
+                && !name.ends_with("_ms")
+                && schema
+                    .pointer(&format!("/properties/{name}/default"))
+                    .is_none()
+            {
+                *field = Value::from(1.0);
+            }
+        }
+    } else if value.as_f64() == Some(0.0) && schema.get("default").is_none() {
+        value = Value::from(1.0);
+    }
+    value
 }
 
 /// The variant tag of a stored value (`"tag"` or `{"tag": {...}}`).
@@ -92,6 +145,13 @@ pub fn variant_tag(value: &Value) -> Option<String> {
 #[derive(Clone, Debug, PartialEq)]
 pub struct FieldSpec {
     pub name: String,
+    /// How this field extends its parent's JSON path: `.name` for a property,
+    /// `[3]` for an array row (so validator problems find their field).
+    pub path_segment: String,
+    /// Where the field sits in the schema, tags and rows included
+    /// (`timeline[].action.crash.node`), for forms that decorate fields by
+    /// meaning (a node picker for a fault's `node`).
+    pub key: String,
     /// The name without its unit suffix, words separated: `request timeout`.
     pub title: String,
     pub description: String,
@@ -114,7 +174,8 @@ const UNIT_SUFFIXES: &[(&str, &str)] = &[
     ("_probability", "0–1"),
 ];
 
-/// Fields of an object schema, required ones first, then alphabetical.
+/// Fields of an object schema: required ones first, plain inputs before
+/// sub-forms, then alphabetical.
 pub fn fields_of(schema: &Value) -> Vec<FieldSpec> {
     let required: Vec<&str> = schema
         .get("required")
@@ -133,7 +194,20 @@ pub fn fields_of(schema: &Value) -> Vec<FieldSpec> {
                 .collect()
         })
         .unwrap_or_default();
-    fields.sort_by(|a, b| b.required.cmp(&a.required).then(a.name.cmp(&b.name)));
+    // Required first; within each group plain inputs before sub-forms and
+    // lists (a fault's time before its action), then alphabetical.
+    let structured = |field: &FieldSpec| {
+        matches!(
+            field.input,
+            FieldInput::Variants(_) | FieldInput::Object(_) | FieldInput::Array { .. }
+        )
+    };
+    fields.sort_by(|a, b| {
+        b.required
+            .cmp(&a.required)
+            .then(structured(a).cmp(&structured(b)))
+            .then(a.name.cmp(&b.name))
+    });
     fields
 }
 
@@ -180,10 +254,20 @@ fn field_spec(name: &str, schema: &Value, required: bool) -> FieldSpec {
         maximum = Some(maximum.unwrap_or(f64::from(u32::MAX)));
     }
     let is_probability = name.ends_with("_probability");
+    let has_properties = schema
+        .get("properties")
+        .and_then(Value::as_object)
+        .is_some_and(|properties| !properties.is_empty());
     let input = if let Some(choices) = choices_of(schema) {
         FieldInput::Choice(choices)
     } else if let Some(variants) = variants_of(schema) {
         FieldInput::Variants(variants)
+    } else if types.contains(&"array") && schema.get("items").is_some_and(Value::is_object) {
+        FieldInput::Array {
+            items: schema.get("items").cloned().unwrap_or(Value::Null),
+        }
+    } else if has_properties && (types.contains(&"object") || types.is_empty()) {
+        FieldInput::Object(schema.clone())
     } else if types.contains(&"integer") {
         FieldInput::Integer { minimum, maximum }
     } else if types.contains(&"number") {
@@ -200,6 +284,8 @@ fn field_spec(name: &str, schema: &Value, required: bool) -> FieldSpec {
     };
     FieldSpec {
         name: name.to_string(),
+        path_segment: format!(".{name}"),
+        key: name.to_string(),
         title,
         description: schema
             .get("description")
@@ -211,6 +297,32 @@ fn field_spec(name: &str, schema: &Value, required: bool) -> FieldSpec {
         optional,
         required,
         default: schema.get("default").cloned(),
+    }
+}
+
+/// Row `index` of the array field `array` whose items follow `items`: a
+/// required field named by its index, reached by `[index]` in JSON paths,
+/// titled like its list ("rate profile 2") and, for scalar items, with the
+/// list's unit (`timeouts_ms` rows are milliseconds).
+pub fn row_field(array: &FieldSpec, items: &Value, index: usize) -> FieldSpec {
+    let mut row = field_spec(&index.to_string(), items, true);
+    row.path_segment = format!("[{index}]");
+    row.key = format!("{}[]", array.key);
+    row.title = format!("{} {}", singular(&array.title), index + 1);
+    row.description = String::new();
+    if row.unit.is_none() {
+        row.unit = array.unit;
+    }
+    row.optional = false;
+    row.default = None;
+    row
+}
+
+/// What one item of a list titled `title` is called: `groups` → `group`.
+pub fn singular(title: &str) -> String {
+    match title.strip_suffix('s') {
+        Some(stem) if !stem.ends_with('s') && !stem.is_empty() => stem.to_string(),
+        _ => title.to_string(),
     }
 }
 
@@ -344,7 +456,10 @@ pub fn parse_input(field: &FieldSpec, text: &str) -> Result<Option<Value>, Strin
                     choices.iter().map(|(value, _, _)| display(value)).collect();
                 format!("expected one of: {}", names.join(", "))
             }),
-        FieldInput::Variants(_) | FieldInput::Json => serde_json::from_str(trimmed)
+        FieldInput::Variants(_)
+        | FieldInput::Array { .. }
+        | FieldInput::Object(_)
+        | FieldInput::Json => serde_json::from_str(trimmed)
             .map(Some)
             .map_err(|error| format!("not valid JSON: {error}")),
     }
@@ -458,6 +573,111 @@ mod tests {
             parse_input(probability, "1.5"),
             Err("must be at most 1".to_string())
         );
+    }
+
+    #[test]
+    fn arrays_of_objects_become_rows_and_objects_sub_forms() {
+        use faultline_engine::scenario::catalog::{fault_plan_schema, workload_stream_schema};
+        let faults = fields_of(&fault_plan_schema());
+        let timeline = faults
+            .iter()
+            .find(|field| field.name == "timeline")
+            .unwrap();
+        let FieldInput::Array { items } = &timeline.input else {
+            panic!("the timeline is a list of rows: {:?}", timeline.input);
+        };
+        let row = row_field(timeline, items, 2);
+        assert_eq!(row.path_segment, "[2]");
+        assert_eq!(row.key, "timeline[]");
+        let FieldInput::Object(row_schema) = &row.input else {
+            panic!("a scheduled fault is a sub-form: {:?}", row.input);
+        };
+        let row_fields = fields_of(row_schema);
+        let at = row_fields
+            .iter()
+            .find(|field| field.name == "at_ms")
+            .unwrap();
+        assert_eq!(at.unit, Some("ms"));
+        let action = row_fields
+            .iter()
+            .find(|field| field.name == "action")
+            .unwrap();
+        let FieldInput::Variants(variants) = &action.input else {
+            panic!("a fault action is a variant picker: {:?}", action.input);
+        };
+        let crash = serde_json::json!({"crash": {"node": "db"}});
+        let slow = variants
+            .iter()
+            .find(|variant| variant.tag == "slow")
+            .unwrap();
+        assert_eq!(
+            slow.starter(Some(&crash)),
+            serde_json::json!({"slow": {"node": "db", "factor": 1.0}}),
+            "the node is kept when the kind changes"
+        );
+        let one_way = variants
+            .iter()
+            .find(|variant| variant.tag == "partition_one_way")
+            .unwrap();
+        assert_eq!(
+            one_way.starter(Some(
+                &serde_json::json!({"hold_link": {"from": "a", "to": "b"}})
+            )),
+            serde_json::json!({"partition_one_way": {"from": ["a"], "to": ["b"]}})
+        );
+        let nemesis = faults.iter().find(|field| field.name == "nemesis").unwrap();
+        assert!(nemesis.optional && matches!(nemesis.input, FieldInput::Object(_)));
+        // rate_profile inside the open-loop pattern is rows too, not JSON text.
+        let stream = workload_stream_schema();
+        let open_loop = stream
+            .pointer("/properties/pattern/oneOf/0/properties/open_loop")
+            .unwrap();
+        let profile = fields_of(open_loop)
+            .into_iter()
+            .find(|field| field.name == "rate_profile")
+            .unwrap();
+        assert!(
+            matches!(profile.input, FieldInput::Array { .. }),
+            "{:?}",
+            profile.input
+        );
+    }
+
+    #[test]
+    fn no_component_property_falls_back_to_json_text_unless_it_is_a_map() {
+        fn walk(schema: &Value, kind: &str, found: &mut Vec<String>) {
+            for field in fields_of(schema) {
+                match &field.input {
+                    FieldInput::Json => {
+                        let is_map = schema
+                            .pointer(&format!("/properties/{}/additionalProperties", field.name))
+                            .is_some_and(|extra| !extra.is_boolean());
+                        if !is_map {
+                            found.push(format!("{kind}.{}", field.name));
+                        }
+                    }
+                    FieldInput::Object(inner) => walk(inner, kind, found),
+                    FieldInput::Array { items } => {
+                        if let FieldInput::Object(inner) = &row_field(&field, items, 0).input {
+                            walk(inner, kind, found);
+                        }
+                    }
+                    FieldInput::Variants(variants) => {
+                        for variant in variants {
+                            if let Some(payload) = &variant.payload_schema {
+                                walk(payload, kind, found);
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let mut found = Vec::new();
+        for entry in component_catalog() {
+            walk(&entry.properties_schema, &entry.kind, &mut found);
+        }
+        assert!(found.is_empty(), "edited as JSON text: {found:?}");
     }
 
     #[test]

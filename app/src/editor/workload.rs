@@ -14,7 +14,7 @@ const NEW_STREAM_MEAN_INTER_ARRIVAL_MS: f64 = 100.0;
 
 /// Sets (or, with `None`, removes so the default applies) one field of a JSON
 /// object form of `value`, and reads it back as `T`.
-fn with_field<T>(value: &T, field: &str, new: Option<Value>) -> Result<T, String>
+pub(super) fn with_field<T>(value: &T, field: &str, new: Option<Value>) -> Result<T, String>
 where
     T: serde::Serialize + serde::de::DeserializeOwned,
 {

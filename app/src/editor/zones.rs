@@ -34,6 +34,58 @@ pub fn zone_box(centres: &[(f64, f64)]) -> Option<(f64, f64, f64, f64)> {
     ))
 }
 
+/// Boxes of every zone drawn around its members outside `moving` (`None`
+/// for a zone all of whose members move), in document order.
+pub fn still_zone_boxes(
+    scenario: &Scenario,
+    moving: &BTreeSet<String>,
+) -> Vec<Option<(f64, f64, f64, f64)>> {
+    scenario
+        .topology
+        .zones
+        .iter()
+        .map(|zone| {
+            let centres: Vec<(f64, f64)> = zone
+                .nodes
+                .iter()
+                .filter(|id| !moving.contains(*id))
+                .filter_map(|id| {
+                    scenario
+                        .topology
+                        .nodes
+                        .iter()
+                        .find(|node| &node.id == id)
+                        .map(|node| (node.position.x, node.position.y))
+                })
+                .collect();
+            zone_box(&centres)
+        })
+        .collect()
+}
+
+/// The zone (index) a node of zone `current` belongs to once dropped with its
+/// centre at `centre`: the first still box it lands in; none if it left a
+/// zone that stays behind; otherwise the one it had (a zone moved whole).
+/// The canvas previews this while dragging; the drop applies it.
+pub fn zone_after_drop(
+    still_boxes: &[Option<(f64, f64, f64, f64)>],
+    current: Option<usize>,
+    centre: (f64, f64),
+) -> Option<usize> {
+    let (x, y) = centre;
+    let inside = |bounds: &Option<(f64, f64, f64, f64)>| {
+        bounds.is_some_and(|(left, top, right, bottom)| {
+            x >= left && x <= right && y >= top && y <= bottom
+        })
+    };
+    match (current, still_boxes.iter().position(inside)) {
+        (_, Some(zone)) => Some(zone),
+        // Its zone stayed behind (some members did not move): it left.
+        (Some(zone), None) if still_boxes[zone].is_some() => None,
+        (current, None) => current,
+    }
+}
+
 /// After `moved` nodes were dropped at their (already updated) positions:
 /// each joins the first zone whose box, drawn around its members that did not
 /// move, contains the node's centre; otherwise it leaves a zone whose other
@@ -49,42 +101,18 @@ pub fn reassign_dropped_nodes(scenario: &mut Scenario, moved: &BTreeSet<String>)
             .map(|node| (node.position.x, node.position.y))
     };
     // Boxes of the zones as they stay: drawn around the members that did not move.
-    let still_boxes: Vec<Option<(f64, f64, f64, f64)>> = scenario
-        .topology
-        .zones
-        .iter()
-        .map(|zone| {
-            let centres: Vec<(f64, f64)> = zone
-                .nodes
-                .iter()
-                .filter(|id| !moved.contains(*id))
-                .filter_map(|id| centre_of(scenario, id))
-                .collect();
-            zone_box(&centres)
-        })
-        .collect();
+    let still_boxes = still_zone_boxes(scenario, moved);
     let mut changed = false;
     for id in moved {
         let Some((x, y)) = centre_of(scenario, id) else {
             continue;
-        };
-        let inside = |bounds: &Option<(f64, f64, f64, f64)>| {
-            bounds.is_some_and(|(left, top, right, bottom)| {
-                x >= left && x <= right && y >= top && y <= bottom
-            })
         };
         let current = scenario
             .topology
             .zones
             .iter()
             .position(|zone| zone.nodes.contains(id));
-        let landed = still_boxes.iter().position(inside);
-        let wanted = match (current, landed) {
-            (_, Some(zone)) => Some(zone),
-            // Its zone stayed behind (some members did not move): it left.
-            (Some(zone), None) if still_boxes[zone].is_some() => None,
-            (current, None) => current,
-        };
+        let wanted = zone_after_drop(&still_boxes, current, (x, y));
         if wanted == current {
             continue;
         }

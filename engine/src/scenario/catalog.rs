@@ -6,7 +6,7 @@
 //! and the `*Spec` structs), so a kind added to `ComponentSpec` appears in the
 //! editor's palette and gets an inspector form without any editor change.
 
-use super::{ComponentSpec, LinkNetwork, RunSettings, WorkloadStream};
+use super::{ComponentSpec, Expectation, FaultPlan, LinkNetwork, RunSettings, WorkloadStream};
 use serde_json::{Map, Value};
 
 /// `$ref` chains deeper than this are left unresolved (a recursive type would
@@ -84,6 +84,23 @@ pub fn run_settings_schema() -> Value {
 /// editor's workload form.
 pub fn workload_stream_schema() -> Value {
     let schema = serde_json::to_value(schemars::schema_for!(WorkloadStream)).unwrap_or_default();
+    let definitions = schema.get("$defs").cloned().unwrap_or(Value::Null);
+    inline_refs(&schema, &definitions, 0)
+}
+
+/// JSON Schema of the scenario's `faults` object (`FaultPlan`: the scripted
+/// timeline of tagged `FaultAction`s and the optional nemesis), `$ref`s
+/// inlined, for the editor's fault-plan form.
+pub fn fault_plan_schema() -> Value {
+    let schema = serde_json::to_value(schemars::schema_for!(FaultPlan)).unwrap_or_default();
+    let definitions = schema.get("$defs").cloned().unwrap_or(Value::Null);
+    inline_refs(&schema, &definitions, 0)
+}
+
+/// JSON Schema of the scenario's `expectations` array (`Vec<Expectation>`),
+/// `$ref`s inlined, for the editor's expectations form.
+pub fn expectations_schema() -> Value {
+    let schema = serde_json::to_value(schemars::schema_for!(Vec<Expectation>)).unwrap_or_default();
     let definitions = schema.get("$defs").cloned().unwrap_or(Value::Null);
     inline_refs(&schema, &definitions, 0)
 }
@@ -255,5 +272,38 @@ mod tests {
         assert!(!text.contains("$ref"), "stream schema keeps a $ref: {text}");
         assert!(stream.pointer("/properties/client").is_some());
         assert!(stream.pointer("/properties/pattern/oneOf").is_some());
+    }
+
+    #[test]
+    fn fault_and_expectation_schemas_are_inlined_and_list_every_kind() {
+        let faults = fault_plan_schema();
+        let text = faults.to_string();
+        assert!(
+            !text.contains("$ref"),
+            "fault plan schema keeps a $ref: {text}"
+        );
+        let actions = faults
+            .pointer("/properties/timeline/items/properties/action/oneOf")
+            .and_then(Value::as_array)
+            .expect("the timeline's action is a oneOf");
+        let tags: Vec<&str> = actions
+            .iter()
+            .filter_map(|branch| branch.get("properties")?.as_object()?.keys().next())
+            .map(String::as_str)
+            .collect();
+        for verb in [
+            "crash",
+            "restart",
+            "partition",
+            "partition_one_way",
+            "slow",
+            "clock_skew",
+            "set_link",
+        ] {
+            assert!(tags.contains(&verb), "no {verb} in {tags:?}");
+        }
+        let expectations = expectations_schema();
+        assert_eq!(expectations.get("type"), Some(&Value::from("array")));
+        assert!(!expectations.to_string().contains("$ref"));
     }
 }

@@ -58,6 +58,36 @@ pub struct Scenario {
     pub run: RunSettings,
     #[serde(default)]
     pub expectations: Vec<Expectation>,
+    /// How editors draw the diagram; the engine never reads it. Left out of
+    /// the file while it is the default, so documents without it stay
+    /// byte-identical and older builds (which refuse unknown fields) read them.
+    #[serde(default, skip_serializing_if = "DiagramLayout::is_default")]
+    pub layout: DiagramLayout,
+}
+
+/// Drawing preferences saved with a scenario (node positions live on the nodes).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DiagramLayout {
+    /// How links are drawn between node boxes.
+    #[serde(default)]
+    pub link_routing: LinkRouting,
+}
+
+impl DiagramLayout {
+    pub fn is_default(&self) -> bool {
+        *self == DiagramLayout::default()
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkRouting {
+    /// A smooth curve from the side of one box facing the other to that other box.
+    #[default]
+    Curved,
+    /// Horizontal and vertical segments routed around the node boxes.
+    Orthogonal,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]

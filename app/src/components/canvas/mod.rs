@@ -11,24 +11,27 @@
 
 mod geometry;
 mod minimap;
+mod orthogonal;
 
 use crate::components::focus::{focus_first_in, move_in_menu};
 use crate::editor::icons::icon_or_generic;
-use crate::editor::zones::zone_box;
+use crate::editor::zones::{still_zone_boxes, zone_after_drop, zone_box};
 use crate::editor::{
     Editor, NODE_HEIGHT_PX, NODE_WIDTH_PX, Selection, Viewport, problem_link_index,
     problem_node_index,
 };
 use crate::format;
 use crate::workspace::Workspace;
-use faultline_engine::scenario::LinkKind;
+use faultline_engine::scenario::{LinkKind, LinkRouting};
 use faultline_engine::sim::NodeStatus;
 use faultline_engine::{Scenario, Snapshot};
 use geometry::{PARALLEL_OFFSET_PX, route};
 use leptos::ev;
 use leptos::prelude::*;
 use minimap::Minimap;
+use orthogonal::orthogonal_route;
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use wasm_bindgen::JsCast;
 
 /// Longest texts drawn in a node box; the accessible name keeps all of it.
@@ -40,6 +43,11 @@ const CLICK_SLOP_PX: f64 = 3.0;
 const GUIDE_CATCH_PX: f64 = 6.0;
 /// MIME type of a palette drag.
 pub const PALETTE_DRAG_TYPE: &str = "application/x-faultline-kind";
+
+/// A zone's box: (left, top, right, bottom).
+type ZoneBox = (f64, f64, f64, f64);
+/// Every node's id and centre, shared by the links that route around them.
+type NodeCentres = Arc<Vec<(String, (f64, f64))>>;
 
 #[derive(Clone, Debug, Default)]
 enum Gesture {
@@ -57,7 +65,18 @@ enum Gesture {
         grabbed_centre: (f64, f64),
         /// Centres of the nodes that stay put, for alignment guides.
         still_centres: Vec<(f64, f64)>,
+        /// Zone ids and their boxes around the members that stay put, and
+        /// the grabbed node's zone, to preview which zone a drop joins or leaves.
+        zones: Vec<(String, Option<ZoneBox>)>,
+        grabbed_zone: Option<usize>,
         moved: bool,
+    },
+    /// Two fingers on the canvas: zoom by how far apart they are, about
+    /// their midpoint, and pan with it.
+    Pinch {
+        start_distance: f64,
+        start_centre: (f64, f64),
+        start_viewport: Viewport,
     },
     Connect {
         from: String,
@@ -158,7 +177,11 @@ pub fn EditorCanvas(
     let (band, set_band) = signal(None::<((f64, f64), (f64, f64))>);
     let (guides, set_guides) = signal(Vec::<(bool, f64)>::new());
     let (menu, set_menu) = signal(None::<Menu>);
+    // While dragging: (zone the drop would join, zone it would leave).
+    let (zone_preview, set_zone_preview) = signal((None::<String>, None::<String>));
     let space_held = StoredValue::new(false);
+    // Touch pointers on the canvas now (id, canvas point), for pinch zoom.
+    let touches = StoredValue::new(Vec::<(i32, (f64, f64))>::new());
 
     // Space+drag pans: the key state lives outside the DOM tree we render.
     let keydown = window_event_listener(ev::keydown, move |event| {
@@ -189,6 +212,27 @@ pub fn EditorCanvas(
         }
         set_menu.set(None);
         let point = canvas_point(&event);
+        if event.pointer_type() == "touch" {
+            touches.update_value(|touches| {
+                touches.retain(|(id, _)| *id != event.pointer_id());
+                touches.push((event.pointer_id(), point));
+            });
+            if let Some((start_distance, start_centre)) = touches.with_value(|t| pinch_of(t)) {
+                // A second finger turns whatever the first one began into a pinch.
+                set_moving.set(BTreeSet::new());
+                set_drag_offset.set((0.0, 0.0));
+                set_guides.set(Vec::new());
+                set_zone_preview.set((None, None));
+                set_connect_line.set(None);
+                set_band.set(None);
+                gesture.set_value(Gesture::Pinch {
+                    start_distance,
+                    start_centre,
+                    start_viewport: viewport.get_untracked(),
+                });
+                return;
+            }
+        }
         let world = world_of(point);
         let hit = if space_held.get_value() {
             Hit::Background
@@ -206,12 +250,31 @@ pub fn EditorCanvas(
                 if !selection.nodes.contains(&id) {
                     Gesture::Idle
                 } else {
-                    let (grabbed_centre, still_centres) =
+                    let (grabbed_centre, still_centres, zones, grabbed_zone) =
                         editor.document.with_untracked(|document| {
                             let nodes = document
                                 .as_ref()
                                 .map(|scenario| scenario.topology.nodes.as_slice())
                                 .unwrap_or_default();
+                            let (zones, grabbed_zone) = document.as_ref().map_or_else(
+                                || (Vec::new(), None),
+                                |scenario| {
+                                    let boxes = still_zone_boxes(scenario, &selection.nodes);
+                                    let zones = scenario
+                                        .topology
+                                        .zones
+                                        .iter()
+                                        .map(|zone| zone.id.clone())
+                                        .zip(boxes)
+                                        .collect();
+                                    let grabbed_zone = scenario
+                                        .topology
+                                        .zones
+                                        .iter()
+                                        .position(|zone| zone.nodes.contains(&id));
+                                    (zones, grabbed_zone)
+                                },
+                            );
                             let grabbed = nodes
                                 .iter()
                                 .find(|node| node.id == id)
@@ -221,7 +284,7 @@ pub fn EditorCanvas(
                                 .filter(|node| !selection.nodes.contains(&node.id))
                                 .map(|node| (node.position.x, node.position.y))
                                 .collect();
-                            (grabbed, still)
+                            (grabbed, still, zones, grabbed_zone)
                         });
                     set_moving.set(selection.nodes.clone());
                     Gesture::Move {
@@ -229,6 +292,8 @@ pub fn EditorCanvas(
                         ids: selection.nodes,
                         grabbed_centre,
                         still_centres,
+                        zones,
+                        grabbed_zone,
                         moved: false,
                     }
                 }
@@ -273,8 +338,30 @@ pub fn EditorCanvas(
     let on_pointermove = move |event: ev::PointerEvent| {
         let point = canvas_point(&event);
         let world = world_of(point);
+        if event.pointer_type() == "touch" {
+            touches.update_value(|touches| {
+                if let Some(touch) = touches.iter_mut().find(|(id, _)| *id == event.pointer_id()) {
+                    touch.1 = point;
+                }
+            });
+        }
         gesture.update_value(|gesture| match gesture {
             Gesture::Idle => {}
+            Gesture::Pinch {
+                start_distance,
+                start_centre,
+                start_viewport,
+            } => {
+                if let Some((distance, centre)) = touches.with_value(|t| pinch_of(t)) {
+                    editor.set_viewport.set(pinched(
+                        *start_viewport,
+                        *start_distance,
+                        *start_centre,
+                        distance,
+                        centre,
+                    ));
+                }
+            }
             Gesture::Pan {
                 start_client,
                 start_viewport,
@@ -293,6 +380,8 @@ pub fn EditorCanvas(
                 start_world,
                 grabbed_centre,
                 still_centres,
+                zones,
+                grabbed_zone,
                 moved,
                 ..
             } => {
@@ -323,6 +412,19 @@ pub fn EditorCanvas(
                 if guides.with_untracked(|guides| *guides != found) {
                     set_guides.set(found);
                 }
+                let boxes: Vec<_> = zones.iter().map(|(_, bounds)| *bounds).collect();
+                let wanted = zone_after_drop(&boxes, *grabbed_zone, (x, y));
+                let preview = (
+                    wanted
+                        .filter(|zone| Some(*zone) != *grabbed_zone)
+                        .map(|zone| zones[zone].0.clone()),
+                    grabbed_zone
+                        .filter(|zone| wanted != Some(*zone))
+                        .map(|zone| zones[zone].0.clone()),
+                );
+                if zone_preview.with_untracked(|shown| *shown != preview) {
+                    set_zone_preview.set(preview);
+                }
                 set_drag_offset.set((x - grabbed_centre.0, y - grabbed_centre.1));
             }
             Gesture::Connect { .. } => {
@@ -343,9 +445,12 @@ pub fn EditorCanvas(
     };
 
     let on_pointerup = move |event: ev::PointerEvent| {
+        if event.pointer_type() == "touch" {
+            touches.update_value(|touches| touches.retain(|(id, _)| *id != event.pointer_id()));
+        }
         let finished = gesture.try_update_value(std::mem::take).unwrap_or_default();
         match finished {
-            Gesture::Idle => {}
+            Gesture::Idle | Gesture::Pinch { .. } => {}
             Gesture::Pan { moved, .. } => {
                 if !moved {
                     editor.select(Selection::default());
@@ -359,6 +464,7 @@ pub fn EditorCanvas(
                 set_moving.set(BTreeSet::new());
                 set_drag_offset.set((0.0, 0.0));
                 set_guides.set(Vec::new());
+                set_zone_preview.set((None, None));
             }
             Gesture::Connect { from } => {
                 set_connect_line.set(None);
@@ -583,6 +689,7 @@ pub fn EditorCanvas(
                         snapshot,
                         drag_offset,
                         moving,
+                        zone_preview,
                     },
                 )
             })
@@ -617,6 +724,7 @@ pub fn EditorCanvas(
                 on:pointerdown=on_pointerdown
                 on:pointermove=on_pointermove
                 on:pointerup=on_pointerup
+                on:pointercancel=on_pointerup
                 on:wheel=on_wheel
                 on:contextmenu=on_contextmenu
                 on:keydown=on_keyboard_menu
@@ -705,6 +813,8 @@ struct DrawingSignals {
     snapshot: ReadSignal<Option<Snapshot>>,
     drag_offset: ReadSignal<(f64, f64)>,
     moving: ReadSignal<BTreeSet<String>>,
+    /// (zone a drop would join, zone it would leave) while dragging.
+    zone_preview: ReadSignal<(Option<String>, Option<String>)>,
 }
 
 fn drawing_view(
@@ -747,12 +857,27 @@ fn drawing_view(
                         .with(|selection| selection.zone.as_ref() == Some(&id))
                 }
             };
+            let drop = {
+                let id = id.clone();
+                move || {
+                    signals.zone_preview.with(|(join, leave)| {
+                        if join.as_ref() == Some(&id) {
+                            "join"
+                        } else if leave.as_ref() == Some(&id) {
+                            "leave"
+                        } else {
+                            ""
+                        }
+                    })
+                }
+            };
             Some(view! {
                 <g
                     class="zone"
                     data-zone-id=id
                     data-members=members
                     data-selected=move || selected().to_string()
+                    data-drop=drop
                 >
                     <rect
                         class="zone-box"
@@ -770,6 +895,22 @@ fn drawing_view(
         })
         .collect_view();
 
+    // With orthogonal routing every link routes around the node boxes.
+    let boxes: Option<NodeCentres> = (scenario.layout.link_routing == LinkRouting::Orthogonal)
+        .then(|| {
+            Arc::new(
+                topology
+                    .nodes
+                    .iter()
+                    .map(|node| {
+                        (
+                            node.id.clone(),
+                            (finite(node.position.x), finite(node.position.y)),
+                        )
+                    })
+                    .collect(),
+            )
+        });
     let pairs: BTreeSet<(&str, &str)> = topology
         .links
         .iter()
@@ -798,6 +939,7 @@ fn drawing_view(
                     kind: link.kind,
                     label: link.label.clone(),
                     has_problem: bad_links.contains(&index),
+                    boxes: boxes.clone(),
                 },
                 signals,
             ))
@@ -827,6 +969,35 @@ fn drawing_view(
         <g class="zones">{zones}</g>
         <g class="links">{links}</g>
         <g class="nodes">{nodes}</g>
+    }
+}
+
+/// (distance between, midpoint of) the first two touches, if there are two.
+fn pinch_of(touches: &[(i32, (f64, f64))]) -> Option<(f64, (f64, f64))> {
+    let [(_, a), (_, b), ..] = touches else {
+        return None;
+    };
+    let distance = (a.0 - b.0).hypot(a.1 - b.1).max(1.0);
+    Some((distance, ((a.0 + b.0) / 2.0, (a.1 + b.1) / 2.0)))
+}
+
+/// The viewport after a pinch that began `start_distance` apart around
+/// `start_centre` and is now `distance` apart around `centre`: the world point
+/// that was under the starting midpoint stays under the fingers' midpoint.
+fn pinched(
+    start: Viewport,
+    start_distance: f64,
+    start_centre: (f64, f64),
+    distance: f64,
+    centre: (f64, f64),
+) -> Viewport {
+    let zoom = (start.zoom * distance / start_distance)
+        .clamp(crate::editor::MIN_ZOOM, crate::editor::MAX_ZOOM);
+    let (world_x, world_y) = start.to_world(start_centre.0, start_centre.1);
+    Viewport {
+        x: centre.0 - world_x * zoom,
+        y: centre.1 - world_y * zoom,
+        zoom,
     }
 }
 
@@ -866,6 +1037,7 @@ fn node_view(node: NodeDraw, signals: DrawingSignals) -> impl IntoView + use<> {
         snapshot,
         drag_offset,
         moving,
+        ..
     } = signals;
     let live = {
         let id = id.clone();
@@ -1030,6 +1202,8 @@ struct LinkDraw {
     kind: LinkKind,
     label: String,
     has_problem: bool,
+    /// Every node's id and centre when links route around boxes.
+    boxes: Option<NodeCentres>,
 }
 
 pub fn link_kind_name(kind: LinkKind) -> &'static str {
@@ -1084,12 +1258,14 @@ fn link_view(link: LinkDraw, signals: DrawingSignals) -> impl IntoView + use<> {
         kind,
         label,
         has_problem,
+        boxes,
     } = link;
     let DrawingSignals {
         editor,
         snapshot,
         drag_offset,
         moving,
+        ..
     } = signals;
     let live = {
         let (from_id, to_id) = (from_id.clone(), to_id.clone());
@@ -1129,10 +1305,27 @@ fn link_view(link: LinkDraw, signals: DrawingSignals) -> impl IntoView + use<> {
                 point
             }
         };
-        route(
-            shift(from, from_moving.get()),
-            shift(to, to_moving.get()),
+        let (from_moves, to_moves) = (from_moving.get(), to_moving.get());
+        let Some(boxes) = &boxes else {
+            return route(shift(from, from_moves), shift(to, to_moves), offset);
+        };
+        // Only links with a moving end re-route while dragging (bounded work
+        // per frame); they avoid the moving boxes where they are now.
+        let centres: Vec<(f64, f64)> = if from_moves || to_moves {
+            moving.with_untracked(|moving| {
+                boxes
+                    .iter()
+                    .map(|(id, centre)| shift(*centre, moving.contains(id)))
+                    .collect()
+            })
+        } else {
+            boxes.iter().map(|(_, centre)| *centre).collect()
+        };
+        orthogonal_route(
+            shift(from, from_moves),
+            shift(to, to_moves),
             offset,
+            &centres,
         )
     });
     let state = move || {
@@ -1356,6 +1549,11 @@ fn context_menu(menu: Menu, editor: Editor, set_menu: WriteSignal<Option<Menu>>)
                 Box::new(move || editor.group_selection_into_zone()),
             ),
             item(
+                "Add fault…".into(),
+                "",
+                Box::new(move || add_fault_here(editor)),
+            ),
+            item(
                 "Delete".into(),
                 "Del",
                 Box::new(move || editor.delete_selection()),
@@ -1374,6 +1572,11 @@ fn context_menu(menu: Menu, editor: Editor, set_menu: WriteSignal<Option<Menu>>)
                     )
                 })
                 .collect();
+            items.push(item(
+                "Add fault…".into(),
+                "",
+                Box::new(move || add_fault_here(editor)),
+            ));
             items.push(item(
                 "Delete link".into(),
                 "Del",
@@ -1436,6 +1639,14 @@ fn context_menu(menu: Menu, editor: Editor, set_menu: WriteSignal<Option<Menu>>)
         >
             {items}
         </div>
+    }
+}
+
+/// "Add fault…": a fault about the selected node or link, shown (and its
+/// kind picker focused) in the inspector's fault plan.
+fn add_fault_here(editor: Editor) {
+    if editor.add_fault_for_selection() {
+        crate::components::fault_plan_form::reveal_last_fault();
     }
 }
 
