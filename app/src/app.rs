@@ -15,6 +15,9 @@ use crate::components::status_bar::StatusBar;
 use crate::components::toolbar::{CheatSheet, Toolbar};
 use crate::driver::SimDriver;
 use crate::editor::{Editor, storage};
+use crate::live::Highlight;
+use crate::live::compare::ComparePanel;
+use crate::live::timeline::FaultTimeline;
 use crate::shortcuts;
 use crate::workspace::Workspace;
 use faultline_engine::scenario::LinkKind;
@@ -24,6 +27,11 @@ use leptos::prelude::*;
 pub fn App() -> impl IntoView {
     let (driver, sim) = SimDriver::new();
     let editor = Editor::new(driver);
+    // The live view (overlay, fault menu items, checker seek) reaches the
+    // driver and what it publishes through context.
+    provide_context(driver);
+    provide_context(sim);
+    provide_context(RwSignal::new(Highlight::default()));
     provide_context(editor.problems);
     let (workspace, open) = Workspace::new(editor);
     let (new_link_kind, set_new_link_kind) = signal(LinkKind::SyncCall);
@@ -81,6 +89,7 @@ pub fn App() -> impl IntoView {
                         snapshot=sim.snapshot
                         new_link_kind=new_link_kind
                     />
+                    <FaultTimeline driver=driver sim=sim editor=editor />
                     <StatusBar editor=editor />
                 </section>
                 <aside class="panel" aria-label="Inspector and simulation">
@@ -95,6 +104,7 @@ pub fn App() -> impl IntoView {
                         <RunControls driver=driver sim=sim />
                     </fieldset>
                     <CheckList snapshot=sim.snapshot />
+                    <ComparePanel driver=driver sim=sim />
                     <EventLog lines=sim.trace_lines />
                 </aside>
             </main>

@@ -19,9 +19,13 @@
 //! writes them.
 
 use faultline_app::engine_host::{
-    EVENT_LOG_LINES, EngineReport, FromEngine, ToEngine, advance_within_budget, sim_advance_for,
+    AdvanceOutcome, EVENT_LOG_LINES, EngineReport, FromEngine, ToEngine, advance_within_budget,
+    inject_and_record, seek_within_budget, sim_advance_for,
 };
-use faultline_engine::scenario::Problems;
+use faultline_engine::live::{
+    InFlightMessages, MAX_IN_FLIGHT_MESSAGES_SHOWN, TimelineMark, TimelineMarkKind,
+};
+use faultline_engine::scenario::{FaultAction, Problems, ScheduledFault};
 use faultline_engine::{Scenario, SimTime, Simulator, Snapshot};
 use leptos::prelude::*;
 use std::collections::VecDeque;
@@ -37,6 +41,9 @@ pub const PAGE_EVENT_BUDGET_PER_FRAME: u64 = 20_000;
 const PAGE_WORK_BUDGET_PER_FRAME_MS: f64 = 10.0;
 /// Most events the worker processes for one request.
 const WORKER_EVENT_BUDGET_PER_REQUEST: u64 = 200_000;
+/// Events one "run to the next mark" request may process one at a time
+/// (single steps cost more than a batched advance, so fewer).
+const MARK_RUN_EVENT_BUDGET_PER_REQUEST: u64 = 50_000;
 /// Wall time the worker may spend on one request. Longer than a frame: the
 /// worker does not draw, and fewer round trips mean more engine time.
 const WORKER_WORK_BUDGET_PER_REQUEST_MS: f64 = 30.0;
@@ -102,6 +109,16 @@ pub struct SimView {
     pub engine_location: ReadSignal<EngineLocation>,
     /// Why the engine left the worker, or a request it refused.
     pub engine_notice: ReadSignal<Option<String>>,
+    /// Messages on the wire at the snapshot's time (particles).
+    pub in_flight: ReadSignal<InFlightMessages>,
+    /// Faults applied and first violations so far (the timeline's marks).
+    pub marks: ReadSignal<Vec<TimelineMark>>,
+    /// Faults injected live into this run, as recorded into its plan.
+    pub live_faults: ReadSignal<Vec<ScheduledFault>>,
+    /// A seek or a run to the next mark is under way.
+    pub seeking: ReadSignal<bool>,
+    /// The scenario the run executes (with live faults in its timeline).
+    pub run_scenario: ReadSignal<Option<Scenario>>,
 }
 
 /// Owns the engine (or the link to it) and the animation-frame loop. `Copy`:
@@ -118,6 +135,11 @@ pub struct SimDriver {
     set_achieved_speed_multiplier: WriteSignal<f64>,
     set_engine_location: WriteSignal<EngineLocation>,
     set_engine_notice: WriteSignal<Option<String>>,
+    set_in_flight: WriteSignal<InFlightMessages>,
+    set_marks: WriteSignal<Vec<TimelineMark>>,
+    set_live_faults: WriteSignal<Vec<ScheduledFault>>,
+    set_seeking: WriteSignal<bool>,
+    set_run_scenario: WriteSignal<Option<Scenario>>,
 }
 
 /// Non-reactive state: the engine and the bookkeeping of the frame loop.
@@ -144,6 +166,14 @@ struct Runtime {
     rate_window: RateWindow,
     behind_until_ms: f64,
     last_trace_publish_ms: f64,
+    /// A seek under way: the sim time it goes to.
+    seek_target_us: Option<u64>,
+    /// A "run to the next fault/violation" under way.
+    mark_run: Option<TimelineMarkKind>,
+    /// The longest list of marks seen for this scenario. A seek back re-runs
+    /// from t = 0 and reports fewer marks; the run is deterministic, so the
+    /// later ones are still known and stay on the timeline.
+    known_marks: Vec<TimelineMark>,
 }
 
 /// The page's side of the engine worker.
@@ -179,6 +209,10 @@ struct Publication {
     behind_real_time: bool,
     /// `(events per second, achieved speed multiplier)` when a window closed.
     rates: Option<(f64, f64)>,
+    in_flight: Option<InFlightMessages>,
+    marks: Option<Vec<TimelineMark>>,
+    /// A fault was recorded into the run's plan.
+    recorded_fault: Option<ScheduledFault>,
 }
 
 impl SimDriver {
@@ -192,6 +226,11 @@ impl SimDriver {
         let (achieved_speed_multiplier, set_achieved_speed_multiplier) = signal(0.0);
         let (engine_location, set_engine_location) = signal(EngineLocation::Page);
         let (engine_notice, set_engine_notice) = signal(None::<String>);
+        let (in_flight, set_in_flight) = signal(InFlightMessages::default());
+        let (marks, set_marks) = signal(Vec::<TimelineMark>::new());
+        let (live_faults, set_live_faults) = signal(Vec::<ScheduledFault>::new());
+        let (seeking, set_seeking) = signal(false);
+        let (run_scenario, set_run_scenario) = signal(None::<Scenario>);
         let runtime = StoredValue::new_local(Runtime {
             scenario: None,
             page_simulator: None,
@@ -209,6 +248,9 @@ impl SimDriver {
             rate_window: RateWindow::default(),
             behind_until_ms: 0.0,
             last_trace_publish_ms: 0.0,
+            seek_target_us: None,
+            mark_run: None,
+            known_marks: Vec::new(),
         });
         let driver = SimDriver {
             runtime,
@@ -221,6 +263,11 @@ impl SimDriver {
             set_achieved_speed_multiplier,
             set_engine_location,
             set_engine_notice,
+            set_in_flight,
+            set_marks,
+            set_live_faults,
+            set_seeking,
+            set_run_scenario,
         };
         let view = SimView {
             snapshot,
@@ -232,6 +279,11 @@ impl SimDriver {
             achieved_speed_multiplier,
             engine_location,
             engine_notice,
+            in_flight,
+            marks,
+            live_faults,
+            seeking,
+            run_scenario,
         };
         driver.start_engine();
         (driver, view)
@@ -312,7 +364,11 @@ impl SimDriver {
         self.pause();
         let snapshot = simulator.snapshot();
         let trace_lines = simulator.recent_trace_lines(EVENT_LOG_LINES);
+        let in_flight = simulator.in_flight_messages(MAX_IN_FLIGHT_MESSAGES_SHOWN);
         self.runtime.update_value(|runtime| {
+            runtime.seek_target_us = None;
+            runtime.mark_run = None;
+            runtime.known_marks.clear();
             runtime.scenario = Some(scenario.clone());
             runtime.known_now_us = snapshot.now_us;
             runtime.known_finished = snapshot.finished.is_some();
@@ -333,8 +389,13 @@ impl SimDriver {
             snapshot: Some(snapshot),
             trace_lines: Some(trace_lines),
             rates: Some((0.0, 0.0)),
+            in_flight: Some(in_flight),
+            marks: Some(Vec::new()),
             ..Publication::default()
         });
+        self.set_seeking.set(false);
+        self.set_live_faults.set(Vec::new());
+        self.set_run_scenario.set(Some(scenario.clone()));
         Ok(())
     }
 
@@ -382,6 +443,7 @@ impl SimDriver {
                 playing: false,
                 behind_real_time: false,
                 rates: Some((0.0, 0.0)),
+                ..Publication::default()
             });
         }
     }
@@ -397,17 +459,68 @@ impl SimDriver {
             }
             let simulator = runtime.page_simulator.as_mut()?;
             simulator.step();
-            let snapshot = simulator.snapshot();
-            runtime.known_now_us = snapshot.now_us;
-            runtime.known_finished = snapshot.finished.is_some();
-            Some(Publication {
-                trace_lines: Some(simulator.recent_trace_lines(EVENT_LOG_LINES)),
-                snapshot: Some(snapshot),
-                ..Publication::default()
-            })
+            Some(runtime.page_publication())
         });
         if let Some(Some(publication)) = publication {
             self.publish(publication);
+        }
+    }
+
+    /// Injects a fault into the run now (it takes effect at the next
+    /// millisecond) and records it into the run's fault plan, so reset, seek
+    /// and compare replay it deterministically from t = 0.
+    pub fn inject(self, action: FaultAction) {
+        let outcome = self.runtime.try_update_value(|runtime| {
+            if let Some(link) = runtime.worker.as_mut() {
+                let request_id = link.next_id();
+                link.send(ToEngine::Inject { request_id, action });
+                return Ok(None);
+            }
+            let (Some(simulator), Some(scenario)) =
+                (runtime.page_simulator.as_mut(), runtime.scenario.as_mut())
+            else {
+                return Err("no run is loaded".to_string());
+            };
+            let recorded = inject_and_record(simulator, scenario, action)?;
+            let mut publication = runtime.page_publication();
+            publication.recorded_fault = Some(recorded);
+            Ok(Some(publication))
+        });
+        match outcome {
+            Some(Ok(Some(publication))) => self.publish(publication),
+            Some(Err(message)) => self
+                .set_engine_notice
+                .set(Some(format!("The fault was not injected: {message}"))),
+            _ => {}
+        }
+    }
+
+    /// Moves the run to `target_us` (pausing it): forward by running on,
+    /// backward by re-running from t = 0 with the same seed and fault plan.
+    /// Bounded work per frame, in the worker when there is one.
+    pub fn seek(self, target_us: u64) {
+        self.pause();
+        self.runtime.update_value(|runtime| {
+            runtime.mark_run = None;
+            runtime.seek_target_us = runtime.scenario.is_some().then_some(target_us);
+        });
+        self.set_seeking.set(true);
+        self.request_frame();
+    }
+
+    /// Runs on until the next fault is applied or the next violation is
+    /// found (pausing first), bounded per frame like a seek.
+    pub fn run_to_next_mark(self, kind: TimelineMarkKind) {
+        self.pause();
+        let can_run = self.runtime.try_update_value(|runtime| {
+            let can_run = runtime.scenario.is_some() && !runtime.known_finished;
+            runtime.seek_target_us = None;
+            runtime.mark_run = can_run.then_some(kind);
+            can_run
+        });
+        if can_run == Some(true) {
+            self.set_seeking.set(true);
+            self.request_frame();
         }
     }
 
@@ -460,8 +573,15 @@ impl SimDriver {
         }
         self.publish(publication);
         let keep_looping = self.runtime.with_value(|runtime| {
-            runtime.playing || runtime.location == EngineLocation::StartingWorker
+            runtime.playing
+                || runtime.location == EngineLocation::StartingWorker
+                || runtime.seek_target_us.is_some()
+                || runtime.mark_run.is_some()
         });
+        set_if_changed(
+            self.set_seeking,
+            self.runtime.with_value(Runtime::is_seeking),
+        );
         if keep_looping {
             self.request_frame();
         }
@@ -496,7 +616,7 @@ impl SimDriver {
             FromEngine::Report(report) => {
                 let publication = self
                     .runtime
-                    .try_update_value(|runtime| runtime.accept_report(report));
+                    .try_update_value(|runtime| runtime.accept_report(*report));
                 if let Some(Some(publication)) = publication {
                     self.publish(publication);
                 }
@@ -567,7 +687,22 @@ impl SimDriver {
             playing,
             behind_real_time,
             rates,
+            in_flight,
+            marks,
+            recorded_fault,
         } = publication;
+        if let Some(in_flight) = in_flight {
+            self.set_in_flight.set(in_flight);
+        }
+        if let Some(marks) = marks {
+            set_if_changed(self.set_marks, marks);
+        }
+        if let Some(recorded_fault) = recorded_fault {
+            self.set_live_faults
+                .update(|faults| faults.push(recorded_fault));
+            let scenario = self.runtime.with_value(|runtime| runtime.scenario.clone());
+            self.set_run_scenario.set(scenario);
+        }
         if let Some(snapshot) = snapshot {
             self.set_snapshot.set(Some(snapshot));
         }
@@ -603,11 +738,7 @@ impl WorkerLink {
             self.waiting_for_ready.push(request);
             return;
         }
-        let request_id = match &request {
-            ToEngine::Load { request_id, .. }
-            | ToEngine::Advance { request_id, .. }
-            | ToEngine::Step { request_id } => *request_id,
-        };
+        let request_id = request.request_id();
         match serde_json::to_string(&request) {
             Ok(text) => {
                 if self.worker.post_message(&JsValue::from_str(&text)).is_ok() {
@@ -650,6 +781,9 @@ impl Runtime {
     /// One animation frame of work. Returns what to publish; `playing` turns
     /// false once the run has finished (the loop then stops).
     fn run_frame(&mut self, frame_started_ms: f64) -> Publication {
+        if self.is_seeking() {
+            return self.run_seek_frame();
+        }
         if !self.playing {
             return Publication::default();
         }
@@ -711,15 +845,106 @@ impl Runtime {
             // Do not owe the missed time to later frames.
             self.carry_us = 0.0;
         }
+        self.finish_page_report(outcome)
+    }
+
+    /// A page-engine piece of work reported like a worker's answer.
+    fn finish_page_report(&mut self, outcome: AdvanceOutcome) -> Publication {
+        let Some(simulator) = self.page_simulator.as_ref() else {
+            return Publication::default();
+        };
         let snapshot = simulator.snapshot();
         let trace_lines = simulator.recent_trace_lines(EVENT_LOG_LINES);
-        self.finish_report(
+        let in_flight = simulator.in_flight_messages(MAX_IN_FLIGHT_MESSAGES_SHOWN);
+        let marks = simulator.timeline_marks().to_vec();
+        let mut publication = self.finish_report(
             snapshot,
             Some(trace_lines),
             outcome.events_processed,
             outcome.sim_advanced_us,
             outcome.over_budget,
-        )
+        );
+        publication.in_flight = Some(in_flight);
+        publication.marks = Some(self.remember_marks(marks));
+        publication
+    }
+
+    /// The marks to show: the engine's, or the longer list already known
+    /// when the engine's is its prefix (after a seek back).
+    fn remember_marks(&mut self, marks: Vec<TimelineMark>) -> Vec<TimelineMark> {
+        if !self.known_marks.starts_with(&marks) {
+            self.known_marks = marks;
+        }
+        self.known_marks.clone()
+    }
+
+    /// The page engine's current state, published in full (after a step).
+    fn page_publication(&mut self) -> Publication {
+        let mut publication = self.finish_page_report(AdvanceOutcome::idle());
+        publication.trace_lines = self.page_trace_lines();
+        publication
+    }
+
+    fn is_seeking(&self) -> bool {
+        self.seek_target_us.is_some() || self.mark_run.is_some()
+    }
+
+    /// One frame of a seek or of a run to the next mark: in the worker one
+    /// request at a time, on the page within the frame's budget.
+    fn run_seek_frame(&mut self) -> Publication {
+        if let Some(link) = self.worker.as_mut() {
+            if !link.ready || !link.unanswered.is_empty() {
+                return Publication::default();
+            }
+            let request_id = link.next_id();
+            if let Some(target_us) = self.seek_target_us {
+                link.send(ToEngine::Seek {
+                    request_id,
+                    target_us,
+                    max_events: WORKER_EVENT_BUDGET_PER_REQUEST,
+                    budget_ms: WORKER_WORK_BUDGET_PER_REQUEST_MS,
+                });
+            } else if let Some(kind) = self.mark_run {
+                link.send(ToEngine::RunToMark {
+                    request_id,
+                    kind,
+                    max_events: MARK_RUN_EVENT_BUDGET_PER_REQUEST,
+                });
+            }
+            return Publication::default();
+        }
+        let (Some(simulator), Some(scenario)) =
+            (self.page_simulator.as_mut(), self.scenario.as_ref())
+        else {
+            self.seek_target_us = None;
+            self.mark_run = None;
+            return Publication::default();
+        };
+        let outcome = if let Some(target_us) = self.seek_target_us {
+            seek_within_budget(
+                simulator,
+                scenario,
+                SimTime(target_us),
+                PAGE_EVENT_BUDGET_PER_FRAME,
+                PAGE_WORK_BUDGET_PER_FRAME_MS,
+                wall_clock_ms,
+            )
+        } else if let Some(kind) = self.mark_run {
+            let before = simulator.now();
+            let (events_processed, found) =
+                simulator.run_to_next_mark(kind, PAGE_EVENT_BUDGET_PER_FRAME);
+            if found {
+                self.mark_run = None;
+            }
+            AdvanceOutcome {
+                events_processed,
+                sim_advanced_us: simulator.now().since(before).as_micros(),
+                over_budget: false,
+            }
+        } else {
+            AdvanceOutcome::idle()
+        };
+        self.finish_page_report(outcome)
     }
 
     /// Takes a worker report for the current run (older runs' are dropped).
@@ -735,18 +960,34 @@ impl Runtime {
             events_processed,
             sim_advanced_us,
             over_budget,
+            in_flight,
+            marks,
+            recorded_fault,
+            mark_found,
             ..
         } = report;
         if over_budget {
             self.carry_us = 0.0;
         }
-        Some(self.finish_report(
+        if let Some(recorded_fault) = &recorded_fault
+            && let Some(scenario) = self.scenario.as_mut()
+        {
+            scenario.faults.timeline.push(recorded_fault.clone());
+        }
+        if mark_found {
+            self.mark_run = None;
+        }
+        let mut publication = self.finish_report(
             snapshot,
             trace_lines,
             events_processed,
             sim_advanced_us,
             over_budget,
-        ))
+        );
+        publication.in_flight = Some(in_flight);
+        publication.marks = Some(self.remember_marks(marks));
+        publication.recorded_fault = recorded_fault;
+        Some(publication)
     }
 
     /// Bookkeeping shared by both paths once the engine has worked: rates,
@@ -767,6 +1008,14 @@ impl Runtime {
         self.known_finished = snapshot.finished.is_some();
         if self.known_finished {
             self.playing = false;
+            self.seek_target_us = None;
+            self.mark_run = None;
+        }
+        if self
+            .seek_target_us
+            .is_some_and(|target_us| snapshot.now_us >= target_us.min(snapshot.end_us))
+        {
+            self.seek_target_us = None;
         }
         self.rate_window.events += events_processed;
         self.rate_window.sim_advanced_us += sim_advanced_us;
@@ -801,6 +1050,7 @@ impl Runtime {
             playing: self.playing,
             behind_real_time: self.playing && now_ms < self.behind_until_ms,
             rates,
+            ..Publication::default()
         }
     }
 

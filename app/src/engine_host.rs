@@ -6,6 +6,10 @@
 //! tagged and optional fields) that non-self-describing formats reject; a
 //! frame's snapshot is a few kilobytes, which JSON handles well within a frame.
 
+use faultline_engine::live::{
+    InFlightMessages, MAX_IN_FLIGHT_MESSAGES_SHOWN, TimelineMark, TimelineMarkKind,
+};
+use faultline_engine::scenario::{FaultAction, ScheduledFault};
 use faultline_engine::{Scenario, SimDuration, SimTime, Simulator, Snapshot};
 use serde::{Deserialize, Serialize};
 
@@ -33,6 +37,41 @@ pub enum ToEngine {
     },
     /// Process exactly one event.
     Step { request_id: u64 },
+    /// Inject a fault at the next millisecond and record it into the run's
+    /// fault plan, so a re-run from t = 0 reproduces it (live view).
+    Inject {
+        request_id: u64,
+        action: FaultAction,
+    },
+    /// Move the run to `target_us`: re-run from t = 0 (with every recorded
+    /// fault) when the target is in the past, then advance within budget.
+    /// Repeated until the report's `now_us` reaches the target.
+    Seek {
+        request_id: u64,
+        target_us: u64,
+        max_events: u64,
+        budget_ms: f64,
+    },
+    /// Process events until the next fault or violation appears (the report
+    /// says whether it did), the run ends or `max_events` have run.
+    RunToMark {
+        request_id: u64,
+        kind: TimelineMarkKind,
+        max_events: u64,
+    },
+}
+
+impl ToEngine {
+    pub fn request_id(&self) -> u64 {
+        match self {
+            ToEngine::Load { request_id, .. }
+            | ToEngine::Advance { request_id, .. }
+            | ToEngine::Step { request_id }
+            | ToEngine::Inject { request_id, .. }
+            | ToEngine::Seek { request_id, .. }
+            | ToEngine::RunToMark { request_id, .. } => *request_id,
+        }
+    }
 }
 
 /// An answer from the worker.
@@ -40,7 +79,7 @@ pub enum ToEngine {
 pub enum FromEngine {
     /// The worker's module is initialised and listening.
     Ready,
-    Report(EngineReport),
+    Report(Box<EngineReport>),
     /// The request could not be carried out (e.g. a scenario the worker
     /// rejects); the page keeps its current run.
     Rejected {
@@ -59,6 +98,18 @@ pub struct EngineReport {
     pub sim_advanced_us: u64,
     /// The request ran out of events or wall time before reaching its target.
     pub over_budget: bool,
+    /// Messages on the wire, for particles (bounded).
+    #[serde(default)]
+    pub in_flight: InFlightMessages,
+    /// Faults and first violations so far (bounded by the engine).
+    #[serde(default)]
+    pub marks: Vec<TimelineMark>,
+    /// The fault an `Inject` request recorded into the plan.
+    #[serde(default)]
+    pub recorded_fault: Option<ScheduledFault>,
+    /// A `RunToMark` request found its mark.
+    #[serde(default)]
+    pub mark_found: bool,
 }
 
 /// What one budgeted advance did.
@@ -107,6 +158,9 @@ pub fn advance_within_budget(
 #[derive(Default)]
 pub struct EngineHost {
     simulator: Option<Simulator>,
+    /// The run's scenario with every recorded live fault appended to its
+    /// timeline: what a seek re-runs from t = 0.
+    scenario: Option<Scenario>,
 }
 
 impl EngineHost {
@@ -118,6 +172,7 @@ impl EngineHost {
             } => match Simulator::new(&scenario) {
                 Ok(simulator) => {
                     self.simulator = Some(simulator);
+                    self.scenario = Some(*scenario);
                     self.report(request_id, AdvanceOutcome::idle(), true)
                 }
                 Err(problems) => FromEngine::Rejected {
@@ -160,6 +215,70 @@ impl EngineHost {
                 };
                 self.report(request_id, outcome, true)
             }
+            ToEngine::Inject { request_id, action } => {
+                let (Some(simulator), Some(scenario)) =
+                    (self.simulator.as_mut(), self.scenario.as_mut())
+                else {
+                    return no_run(request_id);
+                };
+                match inject_and_record(simulator, scenario, action) {
+                    Ok(recorded) => match self.report(request_id, AdvanceOutcome::idle(), true) {
+                        FromEngine::Report(mut report) => {
+                            report.recorded_fault = Some(recorded);
+                            FromEngine::Report(report)
+                        }
+                        other => other,
+                    },
+                    Err(message) => FromEngine::Rejected {
+                        request_id,
+                        message,
+                    },
+                }
+            }
+            ToEngine::Seek {
+                request_id,
+                target_us,
+                max_events,
+                budget_ms,
+            } => {
+                let (Some(simulator), Some(scenario)) =
+                    (self.simulator.as_mut(), self.scenario.as_ref())
+                else {
+                    return no_run(request_id);
+                };
+                let outcome = seek_within_budget(
+                    simulator,
+                    scenario,
+                    SimTime(target_us),
+                    max_events,
+                    budget_ms,
+                    wall_clock_ms,
+                );
+                self.report(request_id, outcome, true)
+            }
+            ToEngine::RunToMark {
+                request_id,
+                kind,
+                max_events,
+            } => {
+                let Some(simulator) = self.simulator.as_mut() else {
+                    return no_run(request_id);
+                };
+                let before = simulator.now();
+                let (events_processed, found) = simulator.run_to_next_mark(kind, max_events);
+                let outcome = AdvanceOutcome {
+                    events_processed,
+                    sim_advanced_us: simulator.now().since(before).as_micros(),
+                    over_budget: false,
+                };
+                match self.report(request_id, outcome, true) {
+                    FromEngine::Report(mut report) => {
+                        report.mark_found = found;
+                        FromEngine::Report(report)
+                    }
+                    other => other,
+                }
+            }
         }
     }
 
@@ -172,15 +291,61 @@ impl EngineHost {
         let Some(simulator) = self.simulator.as_ref() else {
             return no_run(request_id);
         };
-        FromEngine::Report(EngineReport {
+        FromEngine::Report(Box::new(EngineReport {
             request_id,
             snapshot: simulator.snapshot(),
             trace_lines: with_trace_lines.then(|| simulator.recent_trace_lines(EVENT_LOG_LINES)),
             events_processed: outcome.events_processed,
             sim_advanced_us: outcome.sim_advanced_us,
             over_budget: outcome.over_budget,
-        })
+            in_flight: simulator.in_flight_messages(MAX_IN_FLIGHT_MESSAGES_SHOWN),
+            marks: simulator.timeline_marks().to_vec(),
+            recorded_fault: None,
+            mark_found: false,
+        }))
     }
+}
+
+/// Injects `action` live and appends what the engine recorded (the fault at
+/// the next millisecond) to `scenario`'s timeline, so a re-run from t = 0
+/// reproduces this run exactly (the engine's digest ignores the origin).
+pub fn inject_and_record(
+    simulator: &mut Simulator,
+    scenario: &mut Scenario,
+    action: FaultAction,
+) -> Result<ScheduledFault, String> {
+    simulator
+        .inject(action.clone())
+        .map_err(|problems| problems.to_string())?;
+    let recorded = simulator
+        .live_faults()
+        .last()
+        .cloned()
+        .unwrap_or(ScheduledFault {
+            at_ms: simulator.now().as_micros() / 1_000 + 1,
+            action,
+        });
+    scenario.faults.timeline.push(recorded.clone());
+    Ok(recorded)
+}
+
+/// One budgeted piece of a seek: a target in the past first rebuilds the run
+/// from `scenario` at t = 0 (deterministic, so the same states come back),
+/// then the run advances towards the target as `advance_within_budget` does.
+pub fn seek_within_budget(
+    simulator: &mut Simulator,
+    scenario: &Scenario,
+    target: SimTime,
+    max_events: u64,
+    budget_ms: f64,
+    wall_clock_ms: impl Fn() -> f64,
+) -> AdvanceOutcome {
+    if target < simulator.now()
+        && let Ok(fresh) = Simulator::new(scenario)
+    {
+        *simulator = fresh;
+    }
+    advance_within_budget(simulator, target, max_events, budget_ms, wall_clock_ms)
 }
 
 impl AdvanceOutcome {

@@ -5,6 +5,7 @@ mod components;
 mod driver;
 mod editor;
 mod format;
+mod live;
 mod loader;
 mod shortcuts;
 mod workspace;

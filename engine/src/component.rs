@@ -198,6 +198,11 @@ pub trait Component {
         self.on_start(ctx);
     }
     fn view(&self) -> ComponentView;
+    /// Typed status for the live view's badges (crown, ISR, lag, breaker);
+    /// components with nothing to say keep the default.
+    fn live_status(&self) -> crate::live::NodeLiveStatus {
+        crate::live::NodeLiveStatus::default()
+    }
     /// Summary metrics for the run report, by name (e.g. `mean_wait_ms`).
     fn summary(&self, now: SimTime) -> Vec<(&'static str, f64)>;
 }

@@ -8,13 +8,17 @@
 use crate::checkers::{
     CheckResult, Checker, CheckerSet, LostAcknowledgedWrites, NoDuplicateLogEntries,
     NoPhantomDelivery, NoUnexpectedDuplicateDelivery, RequestsEventuallyResolved,
-    TraceTimeMonotonic,
+    TraceTimeMonotonic, Violation,
 };
 use crate::component::{
     Component, ComponentView, Context, Effect, MetricEffect, TimerId, TimerTag,
 };
 use crate::components::build_component;
 use crate::fault::{ResolvedFault, nemesis_plan, resolve_fault};
+use crate::live::{
+    InFlightMessage, InFlightMessages, MAX_TIMELINE_MARKS, NodeLiveStatus, TimelineMark,
+    TimelineMarkKind,
+};
 use crate::message::{Envelope, MessageId, NodeId};
 use crate::metrics::Metrics;
 use crate::network::{Network, Route};
@@ -164,6 +168,12 @@ pub struct NodeSnapshot {
     pub slow_factor: f64,
     pub clock_offset_ms: f64,
     pub view: ComponentView,
+    /// Typed badges filled by the component (live view).
+    #[serde(default)]
+    pub live: NodeLiveStatus,
+    /// A partition cuts at least one of this node's links (either direction).
+    #[serde(default)]
+    pub partitioned: bool,
 }
 
 /// UI-facing state of a declared link.
@@ -222,6 +232,9 @@ pub struct Simulator {
     /// Faults injected live, with the time they took effect (for replay/export).
     live_faults: Vec<ScheduledFault>,
     effects: Vec<Effect>,
+    /// Faults applied and first violations, for the live view's timeline
+    /// (at most `MAX_TIMELINE_MARKS`).
+    timeline_marks: Vec<TimelineMark>,
 }
 
 impl Simulator {
@@ -392,6 +405,7 @@ impl Simulator {
             finished: None,
             live_faults: Vec::new(),
             effects: Vec::new(),
+            timeline_marks: Vec::new(),
         };
         for index in 0..simulator.nodes.len() {
             simulator.schedule(
@@ -592,7 +606,7 @@ impl Simulator {
 
     fn stop(&mut self, reason: StopReason) -> Option<StopReason> {
         for (name, violation) in self.checkers.finish(self.now) {
-            self.record_violation(name, &violation.detail);
+            self.record_violation(name, &violation);
         }
         self.record(TraceKind::RunEnd {
             reason: reason.as_str().to_string(),
@@ -969,15 +983,29 @@ impl Simulator {
             time: self.now,
             kind,
         };
+        if let TraceKind::Fault { text, .. } = &event.kind {
+            self.push_timeline_mark(TimelineMarkKind::Fault, event.seq, text.clone());
+        }
         let first_violations = self.checkers.observe(&event);
         self.trace.append(event, &self.node_names);
         for (name, violation) in first_violations {
-            self.record_violation(name, &violation.detail);
+            self.record_violation(name, &violation);
         }
     }
 
     /// Violations go into the trace but are not fed back to checkers.
-    fn record_violation(&mut self, name: &str, detail: &str) {
+    fn record_violation(&mut self, name: &str, violation: &Violation) {
+        let detail = &violation.detail;
+        // The mark sits at the violation's first moment, which a checker
+        // deciding at the end of the run may date earlier than now.
+        if self.timeline_marks.len() < MAX_TIMELINE_MARKS {
+            self.timeline_marks.push(TimelineMark {
+                at_us: violation.time.as_micros(),
+                seq: violation.event_seq.unwrap_or(self.trace.count()),
+                kind: TimelineMarkKind::Violation,
+                text: format!("{name}: {detail}"),
+            });
+        }
         let event = TraceEvent {
             seq: self.trace.count(),
             time: self.now,
@@ -1004,8 +1032,22 @@ impl Simulator {
                     - self.now.as_micros() as f64)
                     / 1_000.0,
                 view: runtime.component.view(),
+                // A crashed process leads nothing and reports nothing.
+                live: if runtime.status == NodeStatus::Down {
+                    NodeLiveStatus::default()
+                } else {
+                    runtime.component.live_status()
+                },
+                partitioned: false,
             })
-            .collect();
+            .collect::<Vec<_>>();
+        let mut nodes = nodes;
+        for link in self.network.links() {
+            if self.network.is_blocked(link.a, link.b) || self.network.is_blocked(link.b, link.a) {
+                nodes[link.a.index()].partitioned = true;
+                nodes[link.b.index()].partitioned = true;
+            }
+        }
         let links = self
             .network
             .links()
@@ -1043,5 +1085,82 @@ impl Simulator {
             .skip(skip)
             .map(|event| event.line(&self.node_names))
             .collect()
+    }
+}
+
+// ---- live view ----------------------------------------------------------------
+
+impl Simulator {
+    fn push_timeline_mark(&mut self, kind: TimelineMarkKind, seq: u64, text: String) {
+        if self.timeline_marks.len() < MAX_TIMELINE_MARKS {
+            self.timeline_marks.push(TimelineMark {
+                at_us: self.now.as_micros(),
+                seq,
+                kind,
+                text,
+            });
+        }
+    }
+
+    /// Faults applied and first violations so far, in trace order.
+    pub fn timeline_marks(&self) -> &[TimelineMark] {
+        &self.timeline_marks
+    }
+
+    /// The messages on the wire now: the `limit` oldest by id, plus how many
+    /// more there are. Held messages are not on the wire and not listed.
+    pub fn in_flight_messages(&self, limit: usize) -> InFlightMessages {
+        let mut shown: Vec<InFlightMessage> = self
+            .queue
+            .iter()
+            .filter_map(|scheduled| {
+                let Some(Event::Deliver(envelope)) = &self.event_slots[scheduled.slot as usize]
+                else {
+                    return None;
+                };
+                Some(InFlightMessage {
+                    id: envelope.id.0,
+                    from: envelope.from.index() as u32,
+                    to: envelope.to.index() as u32,
+                    class: envelope.payload.class(),
+                    sent_us: envelope.sent_at.as_micros(),
+                    deliver_us: scheduled.time.as_micros(),
+                })
+            })
+            .collect();
+        let total = shown.len();
+        if total > limit {
+            shown.select_nth_unstable_by_key(limit, |message| (message.id, message.deliver_us));
+            shown.truncate(limit);
+        }
+        shown.sort_unstable_by_key(|message| (message.id, message.deliver_us));
+        InFlightMessages {
+            shown,
+            hidden: (total - total.min(limit)) as u64,
+        }
+    }
+
+    /// Processes events one at a time until a new timeline mark of `kind`
+    /// appears (then stops just after it), the run ends, or `max_events`
+    /// have run. Returns the events processed and whether the mark appeared.
+    pub fn run_to_next_mark(&mut self, kind: TimelineMarkKind, max_events: u64) -> (u64, bool) {
+        let mut seen = self.timeline_marks.len();
+        let mut events = 0;
+        while events < max_events && self.finished.is_none() {
+            let before = self.events_processed;
+            self.step();
+            events += self.events_processed - before;
+            let found = self.timeline_marks[seen..]
+                .iter()
+                .any(|mark| mark.kind == kind);
+            if found {
+                return (events, true);
+            }
+            seen = self.timeline_marks.len();
+            if self.events_processed == before {
+                break;
+            }
+        }
+        (events, false)
     }
 }

@@ -1,6 +1,8 @@
 //! The engine's invariant checks with pass / fail / pending badges.
 
+use crate::driver::SimDriver;
 use crate::format;
+use crate::live::Highlight;
 use faultline_engine::Snapshot;
 use faultline_engine::checkers::{CheckResult, CheckStatus, Property};
 use leptos::prelude::*;
@@ -41,13 +43,19 @@ pub fn CheckList(snapshot: ReadSignal<Option<Snapshot>>) -> impl IntoView {
                 "Checks" <span class="card-subtitle">{summary}</span>
             </h2>
             <ul class="check-list" data-testid="checks">
-                {move || checks.get().into_iter().map(check_item).collect_view()}
+                {move || {
+                    checks
+                        .get()
+                        .into_iter()
+                        .map(|check| check_item(check, snapshot))
+                        .collect_view()
+                }}
             </ul>
         </section>
     }
 }
 
-fn check_item(check: CheckResult) -> impl IntoView {
+fn check_item(check: CheckResult, snapshot: ReadSignal<Option<Snapshot>>) -> impl IntoView {
     let (status, badge) = match check.status {
         CheckStatus::Pass => ("pass", "✓ pass"),
         CheckStatus::Fail => ("fail", "✗ fail"),
@@ -67,10 +75,56 @@ fn check_item(check: CheckResult) -> impl IntoView {
         } else {
             format!("{} violations", format::count(check.violations))
         };
+        // The live view seeks to the first moment and highlights what it involves.
+        let seek = use_context::<SimDriver>().zip(check.first_violation_us).map(|(driver, at_us)| {
+            let highlight = use_context::<RwSignal<Highlight>>();
+            let name = check.name.clone();
+            let node_indices = check.nodes.clone();
+            let messages: Vec<u64> = check.messages.iter().map(|message| message.0).collect();
+            let on_click = move |_| {
+                let nodes = snapshot.with_untracked(|snapshot| {
+                    snapshot
+                        .as_ref()
+                        .map(|snapshot| {
+                            node_indices
+                                .iter()
+                                .filter_map(|node| snapshot.nodes.get(node.index()))
+                                .map(|node| node.id.clone())
+                                .collect::<Vec<_>>()
+                        })
+                        .unwrap_or_default()
+                });
+                if let Some(highlight) = highlight {
+                    highlight.set(Highlight {
+                        check: Some(name.clone()),
+                        nodes,
+                        messages: messages.clone(),
+                    });
+                }
+                driver.seek(at_us);
+            };
+            let involved = if check.messages.is_empty() {
+                String::new()
+            } else {
+                let ids: Vec<String> = check.messages.iter().take(5).map(|id| id.to_string()).collect();
+                format!(" (messages {})", ids.join(", "))
+            };
+            view! {
+                <button
+                    class="button small check-seek"
+                    data-testid="seek-violation"
+                    title="Re-run to the first moment of this violation and highlight what it involves"
+                    on:click=on_click
+                >
+                    "Seek to " {format::sim_seconds(at_us)} {involved}
+                </button>
+            }
+        });
         view! {
             <p class="check-violation">
                 {times} ", " {first} ": " <span class="check-detail">{check.detail.clone()}</span>
             </p>
+            {seek}
         }
     });
     let name = check.name.clone();

@@ -1640,6 +1640,37 @@ impl Component for KafkaBroker {
         }
     }
 
+    fn live_status(&self) -> crate::live::NodeLiveStatus {
+        let led: Vec<&KafkaPartitionState> = self
+            .replicas
+            .values()
+            .filter(|replica| matches!(replica.role, Role::Leader(_)))
+            .filter_map(|replica| replica.state.as_ref())
+            .collect();
+        let leadership = (!led.is_empty()).then(|| crate::live::Leadership {
+            kind: crate::live::LeadershipKind::KafkaPartition,
+            count: led.len() as u32,
+            term: led
+                .iter()
+                .map(|state| u64::from(state.leader_epoch))
+                .max()
+                .unwrap_or(0),
+        });
+        // The badge shows the worst partition: the one with the smallest ISR.
+        let in_sync_replicas = led
+            .iter()
+            .min_by_key(|state| (state.isr.len(), std::cmp::Reverse(state.replicas.len())))
+            .map(|state| crate::live::InSyncReplicas {
+                in_sync: state.isr.len() as u32,
+                replicas: state.replicas.len() as u32,
+            });
+        crate::live::NodeLiveStatus {
+            leadership,
+            in_sync_replicas,
+            ..crate::live::NodeLiveStatus::default()
+        }
+    }
+
     fn summary(&self, _now: SimTime) -> Vec<(&'static str, f64)> {
         let led_isr_size_total: usize = self
             .replicas

@@ -1292,6 +1292,13 @@ impl Component for KafkaConsumer {
         }
     }
 
+    fn live_status(&self) -> crate::live::NodeLiveStatus {
+        crate::live::NodeLiveStatus {
+            consumer_lag: Some(self.lag()),
+            ..crate::live::NodeLiveStatus::default()
+        }
+    }
+
     fn summary(&self, _now: SimTime) -> Vec<(&'static str, f64)> {
         let mut summary = vec![
             ("consumed", self.consumed as f64),

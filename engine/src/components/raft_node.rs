@@ -423,6 +423,19 @@ impl Component for RaftNode {
         }
     }
 
+    fn live_status(&self) -> crate::live::NodeLiveStatus {
+        crate::live::NodeLiveStatus {
+            leadership: (self.core.role() == crate::raft::RaftRole::Leader).then(|| {
+                crate::live::Leadership {
+                    kind: crate::live::LeadershipKind::Raft,
+                    count: 1,
+                    term: self.core.term(),
+                }
+            }),
+            ..crate::live::NodeLiveStatus::default()
+        }
+    }
+
     fn summary(&self, _now: SimTime) -> Vec<(&'static str, f64)> {
         vec![
             ("term", self.core.term() as f64),

@@ -1321,6 +1321,25 @@ impl Component for Service {
         }
     }
 
+    fn live_status(&self) -> crate::live::NodeLiveStatus {
+        use crate::components::resilience::BreakerState;
+        use crate::live::BreakerBadge;
+        let circuit_breaker = self
+            .dependencies
+            .iter()
+            .filter_map(|dependency| dependency.breaker.as_ref())
+            .map(|breaker| match breaker.state() {
+                BreakerState::Closed => BreakerBadge::Closed,
+                BreakerState::HalfOpen => BreakerBadge::HalfOpen,
+                BreakerState::Open => BreakerBadge::Open,
+            })
+            .max();
+        crate::live::NodeLiveStatus {
+            circuit_breaker,
+            ..crate::live::NodeLiveStatus::default()
+        }
+    }
+
     fn summary(&self, now: SimTime) -> Vec<(&'static str, f64)> {
         let statistics = &self.statistics;
         let tail = now.since(statistics.last_change).as_micros() as u128;

@@ -744,6 +744,7 @@ pub fn EditorCanvas(
                 <rect class="canvas-background" width="100%" height="100%" fill="url(#canvas-grid)" />
                 <g class="world" transform=transform>
                     {drawing}
+                    {crate::live::overlay::live_overlay_from_context(editor)}
                     <g class="overlay" aria-hidden="true" pointer-events="none">
                         {move || {
                             guides
@@ -1536,7 +1537,7 @@ fn context_menu(menu: Menu, editor: Editor, set_menu: WriteSignal<Option<Menu>>)
             </button>
         }
     };
-    let items = match menu.target {
+    let mut items = match menu.target {
         MenuTarget::Node => vec![
             item(
                 "Duplicate".into(),
@@ -1612,6 +1613,12 @@ fn context_menu(menu: Menu, editor: Editor, set_menu: WriteSignal<Option<Menu>>)
             items
         }
     };
+    // Live faults for the node or link (injected now, recorded into the plan).
+    for (label, run) in
+        crate::live::faults::menu_fault_items(&menu_fault_target(&menu.target, editor))
+    {
+        items.push(item(label, "", run));
+    }
     let return_focus = menu.return_focus.clone();
     let on_keydown = move |event: ev::KeyboardEvent| {
         if move_in_menu(&event) {
@@ -1713,5 +1720,26 @@ fn Legend() -> impl IntoView {
                 "node down"
             </li>
         </ul>
+    }
+}
+
+/// What the live fault items of a menu act on: the selected node, or the link's ends.
+fn menu_fault_target(target: &MenuTarget, editor: Editor) -> crate::live::faults::FaultTarget {
+    use crate::live::faults::FaultTarget;
+    match target {
+        MenuTarget::Node => editor
+            .selection
+            .with_untracked(|selection| selection.nodes.iter().next().cloned())
+            .map_or(FaultTarget::Nothing, FaultTarget::Node),
+        MenuTarget::Link(index) => editor
+            .document
+            .with_untracked(|document| {
+                document
+                    .as_ref()
+                    .and_then(|scenario| scenario.topology.links.get(*index))
+                    .map(|link| FaultTarget::Link(link.from.clone(), link.to.clone()))
+            })
+            .unwrap_or(FaultTarget::Nothing),
+        MenuTarget::Background { .. } => FaultTarget::Nothing,
     }
 }

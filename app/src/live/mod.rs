@@ -1,0 +1,18 @@
+//! The live simulation view: badges and particles over the canvas, faults by
+//! direct manipulation (context menu items), the fault timeline with its
+//! scrubber, and the A/B compare panel. The engine decides everything; these
+//! modules only draw what the driver publishes and send requests to it.
+
+pub mod compare;
+pub mod faults;
+pub mod overlay;
+pub mod timeline;
+
+/// What the checker panel asked to highlight: the nodes (by id) and the
+/// messages (by id) a violation involves.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Highlight {
+    pub check: Option<String>,
+    pub nodes: Vec<String>,
+    pub messages: Vec<u64>,
+}
