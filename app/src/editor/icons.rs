@@ -140,6 +140,21 @@ const ICONS: &[(&str, &str)] = &[
         "saga_service",
         "M7 5 h10 v14 h-10 Z M2 10 h5 M5 8 l2 2 l-2 2 M17 14 h5 M19 12 l-2 2 l2 2",
     ),
+    // Two stacked database cylinders joined by an arrow: a replicated store.
+    (
+        "kv_database",
+        "M3 5 a5 2 0 1 0 10 0 a5 2 0 1 0 -10 0 M3 5 v7 a5 2 0 0 0 10 0 v-7 M11 12 a5 2 0 1 0 10 0 a5 2 0 1 0 -10 0 M11 12 v7 a5 2 0 0 0 10 0 v-7 M14 5 h4 l-1.5 -1.5 M18 5 l-1.5 1.5",
+    ),
+    // An eye: the sentinel that watches the primary and fails it over.
+    (
+        "kv_sentinel",
+        "M2 12 c4 -7 16 -7 20 0 c-4 7 -16 7 -20 0 Z M12 9 a3 3 0 1 0 0.01 0",
+    ),
+    // A key with three teeth fanning to shards: a sharding client.
+    (
+        "kv_client",
+        "M6 12 a3 3 0 1 0 0.01 0 M9 12 h5 M14 12 l6 -6 M14 12 h6 M14 12 l6 6",
+    ),
 ];
 
 /// Path data for `kind`'s icon, or `None` when the table has no entry.
