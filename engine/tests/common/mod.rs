@@ -94,6 +94,10 @@ pub const EXAMPLES: &[(&str, &str)] = &[
         "tcc-hanging-reservation",
         include_str!("../../../public/scenarios/tcc-hanging-reservation.json"),
     ),
+    (
+        "redis-sentinel-async-failover",
+        include_str!("../../../public/scenarios/redis-sentinel-async-failover.json"),
+    ),
 ];
 
 pub fn example(name: &str) -> Scenario {
