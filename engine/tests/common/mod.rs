@@ -98,6 +98,10 @@ pub const EXAMPLES: &[(&str, &str)] = &[
         "redis-sentinel-async-failover",
         include_str!("../../../public/scenarios/redis-sentinel-async-failover.json"),
     ),
+    (
+        "cap-cp-vs-ap-under-partition",
+        include_str!("../../../public/scenarios/cap-cp-vs-ap-under-partition.json"),
+    ),
 ];
 
 pub fn example(name: &str) -> Scenario {
