@@ -102,6 +102,10 @@ pub const EXAMPLES: &[(&str, &str)] = &[
         "cap-cp-vs-ap-under-partition",
         include_str!("../../../public/scenarios/cap-cp-vs-ap-under-partition.json"),
     ),
+    (
+        "dynamo-n3-r2-w2",
+        include_str!("../../../public/scenarios/dynamo-n3-r2-w2.json"),
+    ),
 ];
 
 pub fn example(name: &str) -> Scenario {
