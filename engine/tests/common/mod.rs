@@ -106,6 +106,10 @@ pub const EXAMPLES: &[(&str, &str)] = &[
         "dynamo-n3-r2-w2",
         include_str!("../../../public/scenarios/dynamo-n3-r2-w2.json"),
     ),
+    (
+        "sharded-kv-store",
+        include_str!("../../../public/scenarios/sharded-kv-store.json"),
+    ),
 ];
 
 pub fn example(name: &str) -> Scenario {
