@@ -94,6 +94,22 @@ pub const EXAMPLES: &[(&str, &str)] = &[
         "tcc-hanging-reservation",
         include_str!("../../../public/scenarios/tcc-hanging-reservation.json"),
     ),
+    (
+        "redis-sentinel-async-failover",
+        include_str!("../../../public/scenarios/redis-sentinel-async-failover.json"),
+    ),
+    (
+        "cap-cp-vs-ap-under-partition",
+        include_str!("../../../public/scenarios/cap-cp-vs-ap-under-partition.json"),
+    ),
+    (
+        "dynamo-n3-r2-w2",
+        include_str!("../../../public/scenarios/dynamo-n3-r2-w2.json"),
+    ),
+    (
+        "sharded-kv-store",
+        include_str!("../../../public/scenarios/sharded-kv-store.json"),
+    ),
 ];
 
 pub fn example(name: &str) -> Scenario {
