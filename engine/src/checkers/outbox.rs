@@ -109,16 +109,12 @@ impl Checker for OutboxNoLostEvents {
             return;
         };
         match fact {
-            TxnFact::RowCommitted { event: id } => {
-                if self.applied_early.get(id).is_none() {
-                    let moment = self.deliveries.moment(event, node);
-                    self.undelivered.entry_or_insert_with(*id, || moment);
-                }
+            TxnFact::RowCommitted { event: id } if self.applied_early.get(id).is_none() => {
+                let moment = self.deliveries.moment(event, node);
+                self.undelivered.entry_or_insert_with(*id, || moment);
             }
-            TxnFact::EventConsumed { event: id, .. } => {
-                if self.undelivered.remove(id).is_none() {
-                    self.applied_early.entry_or_insert_with(*id, || ());
-                }
+            TxnFact::EventConsumed { event: id, .. } if self.undelivered.remove(id).is_none() => {
+                self.applied_early.entry_or_insert_with(*id, || ());
             }
             _ => {}
         }

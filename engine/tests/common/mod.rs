@@ -94,6 +94,10 @@ pub const EXAMPLES: &[(&str, &str)] = &[
         "tcc-hanging-reservation",
         include_str!("../../../public/scenarios/tcc-hanging-reservation.json"),
     ),
+    (
+        "outbox-vs-dual-write",
+        include_str!("../../../public/scenarios/outbox-vs-dual-write.json"),
+    ),
 ];
 
 pub fn example(name: &str) -> Scenario {
