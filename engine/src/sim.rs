@@ -380,6 +380,14 @@ impl Simulator {
         }) {
             checkers.extend(crate::checkers::saga::saga_checkers());
         }
+        if scenario.topology.nodes.iter().any(|node| {
+            matches!(
+                node.spec,
+                ComponentSpec::OutboxService(_) | ComponentSpec::EventConsumer(_)
+            )
+        }) {
+            checkers.extend(crate::checkers::outbox::outbox_checkers());
+        }
         let mut simulator = Simulator {
             scenario: scenario.clone(),
             seed,

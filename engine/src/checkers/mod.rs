@@ -12,6 +12,7 @@ pub mod kafka;
 pub mod kafka_compaction;
 pub mod kafka_consumer;
 pub mod linearizable;
+pub mod outbox;
 pub mod rabbit;
 pub mod raft;
 pub mod saga;
@@ -83,6 +84,9 @@ pub const KNOWN_CHECKER_NAMES: &[&str] = &[
     database::KvLostAcknowledgedWrites::NAME,
     database::KvSplitBrain::NAME,
     database::KvLinearizable::NAME,
+    outbox::OutboxNoLostEvents::NAME,
+    outbox::NoPhantomEvents::NAME,
+    outbox::NoDuplicateEventEffects::NAME,
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -22,6 +22,7 @@ pub mod kv_client;
 pub mod kv_database;
 pub mod kv_sentinel;
 pub mod load_generator;
+pub mod outbox;
 pub mod rabbit_broker;
 pub mod rabbit_consumer;
 pub mod rabbit_protocol;
@@ -186,6 +187,8 @@ pub fn build_component(
             NodeId(index as u32),
             kv_client::routes(scenario, &spec.databases),
         )),
+        ComponentSpec::OutboxService(spec) => Box::new(outbox::OutboxService::new(spec, node_ids)),
+        ComponentSpec::EventConsumer(spec) => Box::new(outbox::EventConsumer::new(spec)),
     }
 }
 

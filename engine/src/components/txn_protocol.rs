@@ -173,6 +173,15 @@ pub enum TxnMessage {
     SagaEventAck {
         event: u64,
     },
+    /// Outbox / dual write: a service → its consumer, the event about one
+    /// committed (or, in a broken dual write, uncommitted) row.
+    OutboxEvent {
+        event: u64,
+    },
+    /// The consumer applied (or deduplicated) the event.
+    OutboxEventAck {
+        event: u64,
+    },
 }
 
 impl TxnMessage {
@@ -187,6 +196,7 @@ impl TxnMessage {
                 | TxnMessage::StateQuery { .. }
                 | TxnMessage::SagaCommand { .. }
                 | TxnMessage::SagaEvent { .. }
+                | TxnMessage::OutboxEvent { .. }
         )
     }
 }
@@ -261,6 +271,8 @@ impl fmt::Display for TxnMessage {
                 if *compensate { "compensated" } else { "done" }
             ),
             TxnMessage::SagaEventAck { event } => write!(formatter, "saga_event_ack {event}"),
+            TxnMessage::OutboxEvent { event } => write!(formatter, "outbox_event e{event}"),
+            TxnMessage::OutboxEventAck { event } => write!(formatter, "outbox_event_ack e{event}"),
         }
     }
 }

@@ -191,3 +191,7 @@ pub const MAX_DB_CLIENT_CONCURRENCY: u32 = 1_000;
 pub const MAX_DB_KEYS: u32 = 1_000_000;
 /// Sends per `kv_client` operation.
 pub const MAX_DB_CLIENT_ATTEMPTS: u32 = 100;
+
+/// Outbox rows an `outbox_service` keeps (and its relay batch): the outbox
+/// lives in the component's memory, and a relay scans it on every poll.
+pub const MAX_OUTBOX_ROWS: u32 = 100_000;

@@ -201,6 +201,11 @@ pub enum ComponentSpec {
     KvSentinel(KvSentinelSpec),
     /// Clients of one or more (sharded) key-value databases, with a read consistency level.
     KvClient(KvClientSpec),
+    /// Writes a row per request and publishes an event about it, by dual
+    /// write or through a transactional outbox with a polling relay.
+    OutboxService(txn::OutboxServiceSpec),
+    /// Applies the events of `outbox_service` nodes, deduplicating by id or not.
+    EventConsumer(txn::EventConsumerSpec),
 }
 
 impl ComponentSpec {
@@ -233,6 +238,8 @@ impl ComponentSpec {
             ComponentSpec::KvDatabase(_) => "kv_database",
             ComponentSpec::KvSentinel(_) => "kv_sentinel",
             ComponentSpec::KvClient(_) => "kv_client",
+            ComponentSpec::OutboxService(_) => "outbox_service",
+            ComponentSpec::EventConsumer(_) => "event_consumer",
         }
     }
 
@@ -264,6 +271,8 @@ impl ComponentSpec {
         "kv_database",
         "kv_sentinel",
         "kv_client",
+        "outbox_service",
+        "event_consumer",
     ];
 }
 
@@ -850,7 +859,9 @@ pub enum FaultAction {
         drift_ppm: f64,
     },
     /// Nodes in different groups cannot reach each other (both directions).
-    /// Nodes in no group keep talking to everyone.
+    /// Nodes named in no group form one more group of their own, so
+    /// `[["a", "b"]]` cuts a and b off from everyone else (as Jepsen's
+    /// partitioner does); use `partition_one_way` pairs for a bridge node.
     Partition {
         groups: Vec<Vec<String>>,
     },

@@ -48,6 +48,8 @@ pub(crate) fn node_schema(generator: &mut SchemaGenerator) -> Schema {
                 "kv_database" => generator.subschema_for::<super::KvDatabaseSpec>(),
                 "kv_sentinel" => generator.subschema_for::<super::KvSentinelSpec>(),
                 "kv_client" => generator.subschema_for::<super::KvClientSpec>(),
+                "outbox_service" => generator.subschema_for::<super::txn::OutboxServiceSpec>(),
+                "event_consumer" => generator.subschema_for::<super::txn::EventConsumerSpec>(),
                 other => unreachable_kind(other),
             };
             serde_json::json!({

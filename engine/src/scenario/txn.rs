@@ -236,3 +236,108 @@ fn default_saga_backoff_base_ms() -> u64 {
 fn default_saga_backoff_cap_ms() -> u64 {
     2_000
 }
+
+/// How an `outbox_service` gets its event to the consumer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EventPublishMode {
+    /// Two separate steps, each with its own latency: the database write and
+    /// the send to the consumer (in `dual_write_order`). A crash between them
+    /// loses the event or invents one; a retry after a timeout duplicates it.
+    #[default]
+    DualWrite,
+    /// The business row and an outbox row commit in one local transaction; a
+    /// relay polls the outbox, publishes, and deletes a row once the consumer
+    /// acknowledged it (at-least-once: a crash before the delete re-publishes).
+    TransactionalOutbox,
+}
+
+/// Which step of a dual write comes first.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DualWriteOrder {
+    /// Commit the row, then publish: a crash in between loses the event.
+    #[default]
+    DbThenPublish,
+    /// Publish, then commit the row: a crash in between (or a give-up after
+    /// publish timeouts) leaves an event for a change that never committed.
+    PublishThenDb,
+}
+
+/// A service that handles each client request by writing a row to its own
+/// database and publishing an event about it to an `event_consumer` (direct
+/// messages, no broker), by dual write or through a transactional outbox.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OutboxServiceSpec {
+    #[serde(default)]
+    pub mode: EventPublishMode,
+    /// The `event_consumer` node the events go to.
+    pub consumer: String,
+    /// Dual write only: which step comes first.
+    #[serde(default)]
+    pub dual_write_order: DualWriteOrder,
+    /// Time to commit a local database transaction (the row, or the row plus
+    /// its outbox row, or the relay marking a row sent).
+    #[serde(default = "default_outbox_db_write_latency_ms")]
+    pub db_write_latency_ms: u64,
+    /// Dual write: time to hand the event to the network (serialising,
+    /// the client library) before it leaves; a crash inside it loses it.
+    #[serde(default = "default_outbox_publish_latency_ms")]
+    pub publish_latency_ms: u64,
+    /// An event not acknowledged by the consumer within this is sent again
+    /// (dual write: up to `max_publish_attempts`; relay: on its next poll).
+    #[serde(default = "default_outbox_publish_timeout_ms")]
+    pub publish_timeout_ms: u64,
+    /// Dual write: sends of one event (1: no retry). When they run out the
+    /// client gets an error.
+    #[serde(default = "default_outbox_max_publish_attempts")]
+    pub max_publish_attempts: u32,
+    /// Outbox: the relay reads unsent rows this often.
+    #[serde(default = "default_outbox_poll_interval_ms")]
+    pub poll_interval_ms: u64,
+    /// Outbox: rows the relay publishes per poll at most.
+    #[serde(default = "default_outbox_relay_batch_rows")]
+    pub relay_batch_rows: u32,
+    /// The database (rows and outbox) is on disk and survives a crash.
+    /// False: a crash wipes the outbox, and its unsent events are lost.
+    #[serde(default = "default_true")]
+    pub durable_storage: bool,
+    /// Outbox rows kept at most; a write that would exceed it is refused.
+    #[serde(default = "default_outbox_max_rows")]
+    pub max_outbox_rows: u32,
+}
+
+/// Receives events from `outbox_service` nodes, applies each (a side
+/// effect: an email sent, a balance credited) and acknowledges it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EventConsumerSpec {
+    /// Deduplicate by event id in the consumer's own durable table: a
+    /// redelivered event is acknowledged without applying it again. False:
+    /// every delivery is applied.
+    #[serde(default = "default_true")]
+    pub idempotent_consumer: bool,
+}
+
+fn default_outbox_db_write_latency_ms() -> u64 {
+    5
+}
+fn default_outbox_publish_latency_ms() -> u64 {
+    5
+}
+fn default_outbox_publish_timeout_ms() -> u64 {
+    200
+}
+fn default_outbox_max_publish_attempts() -> u32 {
+    3
+}
+fn default_outbox_poll_interval_ms() -> u64 {
+    100
+}
+fn default_outbox_relay_batch_rows() -> u32 {
+    100
+}
+fn default_outbox_max_rows() -> u32 {
+    10_000
+}

@@ -291,6 +291,10 @@ impl<'a> Validator<'a> {
                     index,
                     &properties,
                 ),
+                ComponentSpec::OutboxService(spec) => {
+                    super::validate_txn::outbox_service_properties(self.problems, &properties, spec)
+                }
+                ComponentSpec::EventConsumer(_) => {}
             }
         }
     }
@@ -623,6 +627,7 @@ impl<'a> Validator<'a> {
             self.coord_references(index, node);
             super::validate_txn::references(self.scenario, index, self.problems);
             super::validate_txn::saga_references(self.scenario, index, self.problems);
+            super::validate_txn::outbox_references(self.scenario, index, self.problems);
             if let ComponentSpec::Sink(SinkSpec {
                 downstream: Some(downstream),
                 ..

@@ -1,8 +1,13 @@
 //! Validation of the transaction components (`txn_coordinator`, `txn_participant`, `saga_orchestrator`, `saga_service`): ranges and references, each problem with its JSON path.
 
-use super::limits::{MAX_DURATION_MS, MAX_SAGA_ATTEMPTS, MAX_TXN_ACTIVE, MAX_TXN_PARTICIPANTS};
+use super::limits::{
+    MAX_DURATION_MS, MAX_OUTBOX_ROWS, MAX_SAGA_ATTEMPTS, MAX_TXN_ACTIVE, MAX_TXN_PARTICIPANTS,
+};
 use super::problems::Problems;
-use super::txn::{SagaOrchestratorSpec, SagaServiceSpec, TxnCoordinatorSpec, TxnParticipantSpec};
+use super::txn::{
+    OutboxServiceSpec, SagaOrchestratorSpec, SagaServiceSpec, TxnCoordinatorSpec,
+    TxnParticipantSpec,
+};
 use super::validate::{check_probability, closest};
 use super::{ComponentSpec, Scenario};
 use std::collections::BTreeSet;
@@ -354,5 +359,70 @@ pub(super) fn saga_references(scenario: &Scenario, index: usize, problems: &mut 
             }
         }
         _ => {}
+    }
+}
+
+pub(super) fn outbox_service_properties(
+    problems: &mut Problems,
+    path: &str,
+    spec: &OutboxServiceSpec,
+) {
+    for (name, value) in [
+        ("publish_timeout_ms", spec.publish_timeout_ms),
+        ("poll_interval_ms", spec.poll_interval_ms),
+    ] {
+        duration_ms(problems, format!("{path}.{name}"), value);
+    }
+    for (name, value) in [
+        ("db_write_latency_ms", spec.db_write_latency_ms),
+        ("publish_latency_ms", spec.publish_latency_ms),
+    ] {
+        if value > MAX_DURATION_MS {
+            problems.push(
+                format!("{path}.{name}"),
+                format!("expected 0 to {MAX_DURATION_MS} ms, found {value}"),
+            );
+        }
+    }
+    if spec.max_publish_attempts == 0 || spec.max_publish_attempts > MAX_SAGA_ATTEMPTS {
+        problems.push(
+            format!("{path}.max_publish_attempts"),
+            format!(
+                "expected 1 to {MAX_SAGA_ATTEMPTS}, found {}",
+                spec.max_publish_attempts
+            ),
+        );
+    }
+    if spec.relay_batch_rows == 0 || spec.relay_batch_rows > MAX_OUTBOX_ROWS {
+        problems.push(
+            format!("{path}.relay_batch_rows"),
+            format!(
+                "expected 1 to {MAX_OUTBOX_ROWS}, found {}",
+                spec.relay_batch_rows
+            ),
+        );
+    }
+    if spec.max_outbox_rows == 0 || spec.max_outbox_rows > MAX_OUTBOX_ROWS {
+        problems.push(
+            format!("{path}.max_outbox_rows"),
+            format!(
+                "expected 1 to {MAX_OUTBOX_ROWS}, found {}",
+                spec.max_outbox_rows
+            ),
+        );
+    }
+}
+
+/// `outbox_service.consumer` must name an `event_consumer`.
+pub(super) fn outbox_references(scenario: &Scenario, index: usize, problems: &mut Problems) {
+    let node = &scenario.topology.nodes[index];
+    if let ComponentSpec::OutboxService(spec) = &node.spec {
+        node_of_kind(
+            problems,
+            scenario,
+            format!("topology.nodes[{index}].properties.consumer"),
+            &spec.consumer,
+            "event_consumer",
+        );
     }
 }

@@ -110,6 +110,10 @@ pub const EXAMPLES: &[(&str, &str)] = &[
         "sharded-kv-store",
         include_str!("../../../public/scenarios/sharded-kv-store.json"),
     ),
+    (
+        "outbox-vs-dual-write",
+        include_str!("../../../public/scenarios/outbox-vs-dual-write.json"),
+    ),
 ];
 
 pub fn example(name: &str) -> Scenario {
