@@ -155,6 +155,17 @@ const ICONS: &[(&str, &str)] = &[
         "kv_client",
         "M6 12 a3 3 0 1 0 0.01 0 M9 12 h5 M14 12 l6 -6 M14 12 h6 M14 12 l6 6",
     ),
+    // A database cylinder with an envelope leaving it: a service whose
+    // events leave through an outbox (or a dual write).
+    (
+        "outbox_service",
+        "M3 6 a5 2 0 1 0 10 0 a5 2 0 1 0 -10 0 M3 6 v10 a5 2 0 0 0 10 0 v-10 M14 12 h7 v6 h-7 Z M14 12 l3.5 3 l3.5 -3",
+    ),
+    // An envelope arriving at a checked box: a consumer that applies events.
+    (
+        "event_consumer",
+        "M3 6 h8 v6 h-8 Z M3 6 l4 3 l4 -3 M13 9 h3 M14 14 h7 v7 h-7 Z M15.5 17.5 l1.5 1.5 l3 -3",
+    ),
 ];
 
 /// Path data for `kind`'s icon, or `None` when the table has no entry.
