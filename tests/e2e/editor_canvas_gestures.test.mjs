@@ -15,7 +15,7 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ARTIFACTS, DIST, launchChromium, startStaticServer } from './support.mjs';
+import { ARTIFACTS, DIST, centreOf, launchChromium, measureDrag, startStaticServer } from './support.mjs';
 
 const NODE_WIDTH = 176;
 const NODE_HEIGHT = 94;
@@ -26,12 +26,6 @@ async function upload(page, name, scenario) {
     mimeType: 'application/json',
     buffer: Buffer.from(JSON.stringify(scenario)),
   });
-}
-
-async function centreOf(locator) {
-  const box = await locator.boundingBox();
-  assert.ok(box, 'element has a box');
-  return { x: box.x + box.width / 2, y: box.y + box.height / 2 };
 }
 
 /** The corner points of an SVG path made of M/L commands; null if it has curves. */
@@ -80,42 +74,6 @@ function bigScenario(routing) {
   const scenario = { version: 1, metadata: { title: `300 nodes, ${routing}` }, topology: { nodes, links }, run: { seed: 1, duration_ms: 1000 } };
   if (routing !== 'curved') scenario.layout = { link_routing: routing };
   return scenario;
-}
-
-/** Frame intervals while dragging node s0 by 90 pointer moves (as editor.test.mjs does). */
-async function measureDrag(page) {
-  const start = await centreOf(page.locator('[data-node-id="s0"] .node-box'));
-  await page.evaluate(() => {
-    window.__frames = [];
-    const tick = (time) => {
-      window.__frames.push(time);
-      if (window.__frames.length < 100000) window.__raf = requestAnimationFrame(tick);
-    };
-    window.__raf = requestAnimationFrame(tick);
-  });
-  await page.mouse.move(start.x, start.y);
-  await page.mouse.down();
-  const steps = 90;
-  const began = Date.now();
-  for (let step = 1; step <= steps; step += 1) {
-    await page.mouse.move(start.x + step * 3, start.y + Math.sin(step / 8) * 60);
-  }
-  const dragMs = Date.now() - began;
-  await page.mouse.up();
-  const frames = await page.evaluate(() => {
-    cancelAnimationFrame(window.__raf);
-    return window.__frames;
-  });
-  const intervals = frames.slice(1).map((time, index) => time - frames[index]).sort((a, b) => a - b);
-  const pick = (q) => intervals[Math.min(intervals.length - 1, Math.floor(q * intervals.length))];
-  return {
-    pointer_moves: steps,
-    drag_wall_ms: dragMs,
-    frames: intervals.length,
-    frame_ms_median: Number(pick(0.5).toFixed(2)),
-    frame_ms_p95: Number(pick(0.95).toFixed(2)),
-    frame_ms_max: Number(intervals[intervals.length - 1].toFixed(2)),
-  };
 }
 
 describe('Faultline editor canvas: routing and gestures', () => {

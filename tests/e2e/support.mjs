@@ -6,6 +6,7 @@ import { createServer } from 'node:http';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -74,4 +75,47 @@ export async function launchChromium(userDataDir, extraOptions = {}) {
     colorScheme: 'light',
     ...extraOptions,
   });
+}
+
+/** Centre of an element on screen (it must be laid out). */
+export async function centreOf(locator) {
+  const box = await locator.boundingBox();
+  assert.ok(box, 'element has a box');
+  return { x: box.x + box.width / 2, y: box.y + box.height / 2 };
+}
+
+/** Frame intervals while dragging node s0 by 90 pointer moves: the editor's drag benchmark (both 300-node tests use it, so their figures compare). */
+export async function measureDrag(page) {
+  const start = await centreOf(page.locator('[data-node-id="s0"] .node-box'));
+  await page.evaluate(() => {
+    window.__frames = [];
+    const tick = (time) => {
+      window.__frames.push(time);
+      if (window.__frames.length < 100000) window.__raf = requestAnimationFrame(tick);
+    };
+    window.__raf = requestAnimationFrame(tick);
+  });
+  await page.mouse.move(start.x, start.y);
+  await page.mouse.down();
+  const steps = 90;
+  const began = Date.now();
+  for (let step = 1; step <= steps; step += 1) {
+    await page.mouse.move(start.x + step * 3, start.y + Math.sin(step / 8) * 60);
+  }
+  const dragMs = Date.now() - began;
+  await page.mouse.up();
+  const frames = await page.evaluate(() => {
+    cancelAnimationFrame(window.__raf);
+    return window.__frames;
+  });
+  const intervals = frames.slice(1).map((time, index) => time - frames[index]).sort((a, b) => a - b);
+  const pick = (q) => intervals[Math.min(intervals.length - 1, Math.floor(q * intervals.length))];
+  return {
+    pointer_moves: steps,
+    drag_wall_ms: dragMs,
+    frames: intervals.length,
+    frame_ms_median: Number(pick(0.5).toFixed(2)),
+    frame_ms_p95: Number(pick(0.95).toFixed(2)),
+    frame_ms_max: Number(intervals[intervals.length - 1].toFixed(2)),
+  };
 }
