@@ -82,7 +82,7 @@ fn unknown_node_kind_lists_known_kinds() {
     check_mutation(
         |document| document["topology"]["nodes"][1]["kind"] = json!("sinc"),
         expect![
-            "topology.nodes[1].kind: unknown node kind `sinc`, expected one of: load_generator, sink, kafka_controller, kafka_broker, kafka_producer, raft_node, raft_kv_client, service, api_gateway, autoscaler, rabbit_broker, rabbit_publisher, rabbit_consumer, kafka_consumer, coord_server, coord_client, fenced_storage, cache, snowflake, txn_coordinator, txn_participant, saga_orchestrator, saga_service, kv_database, kv_sentinel, kv_client, outbox_service, event_consumer"
+            "topology.nodes[1].kind: unknown node kind `sinc`, expected one of: load_generator, sink, kafka_controller, kafka_broker, kafka_producer, raft_node, raft_kv_client, service, api_gateway, autoscaler, rabbit_broker, rabbit_publisher, rabbit_consumer, kafka_consumer, coord_server, coord_client, fenced_storage, cache, snowflake, txn_coordinator, txn_participant, saga_orchestrator, saga_service, kv_database, kv_sentinel, kv_client, outbox_service, event_consumer, kv_shard_balancer"
         ],
     );
 }

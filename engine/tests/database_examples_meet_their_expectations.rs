@@ -1,15 +1,16 @@
-//! The replicated-database examples in `public/scenarios/` do what their descriptions say: every expectation they declare holds (S1 loses acknowledged writes; Raft refuses on the minority side while Dynamo accepts on both; LWW under clock skew drops writes; consistent hashing spreads keys and a hot key does not split).
+//! The replicated-database examples in `public/scenarios/` do what their descriptions say: every expectation they declare holds (S1 loses acknowledged writes; Raft refuses on the minority side while Dynamo accepts on both; LWW under clock skew drops writes; consistent hashing spreads keys and a hot key does not split; adding a shard moves a fifth of the keys without losing a write).
 
 mod common;
 
 use faultline_engine::Simulator;
 use faultline_engine::report::RunReport;
 
-const DATABASE_EXAMPLES: [&str; 4] = [
+const DATABASE_EXAMPLES: [&str; 5] = [
     "redis-sentinel-async-failover",
     "cap-cp-vs-ap-under-partition",
     "dynamo-n3-r2-w2",
     "sharded-kv-store",
+    "resharding-add-a-shard",
 ];
 
 #[test]

@@ -80,7 +80,19 @@ pub struct KvLostAcknowledgedWrites {
     overflowing_logs: BTreeSet<NodeId>,
     /// Dynamo: dropped value → (kept value, when, seq, replica).
     drops: BTreeMap<u64, (u64, SimTime, u64, NodeId)>,
+    /// Resharding: (old database, key) → its last copy (at most one entry per key).
+    moved_keys: BTreeMap<(String, u32), KeyCopy>,
+    /// Keyspaces whose move was cut over (a key of an aborted move stays put).
+    cut_over_keyspaces: BTreeSet<String>,
     too_many: bool,
+}
+
+/// The last copy of a moving key a `kv_shard_balancer` made.
+struct KeyCopy {
+    keyspace: String,
+    to: String,
+    values: Vec<u64>,
+    time: SimTime,
 }
 
 impl KvLostAcknowledgedWrites {
@@ -95,6 +107,8 @@ impl KvLostAcknowledgedWrites {
             replica_database: BTreeMap::new(),
             overflowing_logs: BTreeSet::new(),
             drops: BTreeMap::new(),
+            moved_keys: BTreeMap::new(),
+            cut_over_keyspaces: BTreeSet::new(),
             too_many: false,
         }
     }
@@ -148,7 +162,65 @@ impl KvLostAcknowledgedWrites {
                         .or_insert((*kept, event.time, event.seq, node));
                 }
             }
+            DbFact::ReshardKeyCopied {
+                keyspace,
+                key,
+                from,
+                to,
+                values,
+                ..
+            } => {
+                // Bounded by the keyspace's key count (one entry per key).
+                self.moved_keys.insert(
+                    (from.clone(), *key),
+                    KeyCopy {
+                        keyspace: keyspace.clone(),
+                        to: to.clone(),
+                        values: values.clone(),
+                        time: event.time,
+                    },
+                );
+            }
+            DbFact::ReshardCutOver { keyspace, .. } => {
+                self.cut_over_keyspaces.insert(keyspace.clone());
+            }
+            DbFact::ReshardStarted { .. }
+            | DbFact::ReshardFrozen { .. }
+            | DbFact::ReshardAborted { .. } => {}
         }
+    }
+}
+
+impl KvLostAcknowledgedWrites {
+    /// Why an acknowledged write on a key that moved to another shard did
+    /// not reach it: the last copy of the key (made before the cut-over)
+    /// held nothing, or a value whose write had completed before this write
+    /// began. A copy of a concurrent or unacknowledged write is not judged.
+    fn left_behind_by_a_move(&self, value: u64, record: &WriteRecord) -> Option<String> {
+        let copy = self
+            .moved_keys
+            .get(&(record.database.clone(), record.key))?;
+        if !self.cut_over_keyspaces.contains(&copy.keyspace) {
+            return None;
+        }
+        let copied_older = match copy.values.as_slice() {
+            [] => Some("no value".to_string()),
+            values => values
+                .iter()
+                .all(|copied| {
+                    *copied != value
+                        && self
+                            .writes
+                            .get(copied)
+                            .and_then(|copied_record| copied_record.acknowledged)
+                            .is_some_and(|(completed_seq, _)| completed_seq < record.invoked_seq)
+                })
+                .then(|| format!("the older v={}", values[0])),
+        }?;
+        Some(format!(
+            "key {} moved from {} to {}, and the last copy (at {}) carried {copied_older}: the new shard never got this write (cut over without a freeze?)",
+            record.key, record.database, copy.to, copy.time
+        ))
     }
 }
 
@@ -204,6 +276,11 @@ impl Checker for KvLostAcknowledgedWrites {
                         && let Some(record) = self.writes.get_mut(&value)
                     {
                         record.acknowledged = Some((event.seq, event.time));
+                        // The database that acknowledged it (a write held by
+                        // a reshard freeze goes to the key's new shard).
+                        if let Some(parsed) = parse_operation(detail) {
+                            record.database = parsed.database.to_string();
+                        }
                     }
                 }
                 OperationPhase::Fail | OperationPhase::Info => {
@@ -238,6 +315,10 @@ impl Checker for KvLostAcknowledgedWrites {
             *acknowledged_per_database
                 .entry(record.database.as_str())
                 .or_default() += 1;
+            if let Some(why) = self.left_behind_by_a_move(*value, record) {
+                lost.push((*value, record, why));
+                continue;
+            }
             if let Some(held) = surviving.get(record.database.as_str()) {
                 if !undecidable.contains(record.database.as_str()) && !held.contains(value) {
                     lost.push((
@@ -391,6 +472,10 @@ impl Checker for KvSplitBrain {
 /// Every (database, key) history of every `kv_client` is linearizable.
 pub struct KvLinearizable {
     clients: BTreeSet<NodeId>,
+    /// Database → the keyspace it is a shard of, for databases a
+    /// `kv_shard_balancer` moves keys between: a key's register spans its old
+    /// and new shard.
+    keyspace_of: BTreeMap<String, String>,
     pending: BTreeMap<(NodeId, u64), (u64, String)>,
     histories: BTreeMap<(String, u32), Vec<(HistoryOperation, String)>>,
     too_large: bool,
@@ -398,9 +483,10 @@ pub struct KvLinearizable {
 
 impl KvLinearizable {
     pub const NAME: &'static str = "kv_linearizable";
-    pub fn new(clients: BTreeSet<NodeId>) -> Self {
+    pub fn new(clients: BTreeSet<NodeId>, keyspace_of: BTreeMap<String, String>) -> Self {
         KvLinearizable {
             clients,
+            keyspace_of,
             pending: BTreeMap::new(),
             histories: BTreeMap::new(),
             too_large: false,
@@ -408,6 +494,10 @@ impl KvLinearizable {
     }
 
     fn record(&mut self, key: (String, u32), operation: HistoryOperation, text: String) {
+        let key = match self.keyspace_of.get(&key.0) {
+            Some(keyspace) => (keyspace.clone(), key.1),
+            None => key,
+        };
         let history = self.histories.entry(key).or_default();
         if history.len() >= MAX_HISTORY_PER_KEY {
             self.too_large = true;
@@ -525,6 +615,24 @@ impl Checker for KvLinearizable {
     }
 }
 
+/// Database → keyspace name for the shards of every `kv_shard_balancer`.
+fn resharded_keyspaces(scenario: &crate::scenario::Scenario) -> BTreeMap<String, String> {
+    let mut keyspace_of = BTreeMap::new();
+    for node in &scenario.topology.nodes {
+        if let crate::scenario::ComponentSpec::KvShardBalancer(spec) = &node.spec {
+            let (mut databases, _) =
+                crate::components::kv_shard_balancer::keyspace_sharding(scenario, spec);
+            databases.push(spec.add_database.clone());
+            let names: Vec<&str> = databases.iter().map(String::as_str).collect();
+            let keyspace = crate::components::kv_shard_balancer::keyspace_name(&names);
+            for database in databases {
+                keyspace_of.insert(database, keyspace.clone());
+            }
+        }
+    }
+    keyspace_of
+}
+
 /// Registers the database checkers when the scenario has `kv_client`s.
 pub fn register(
     scenario: &crate::scenario::Scenario,
@@ -553,7 +661,10 @@ pub fn register(
     )));
     checkers.push(Box::new(KvSplitBrain::new(node_names.to_vec())));
     if !clients.is_empty() {
-        checkers.push(Box::new(KvLinearizable::new(clients)));
+        checkers.push(Box::new(KvLinearizable::new(
+            clients,
+            resharded_keyspaces(scenario),
+        )));
     }
 }
 

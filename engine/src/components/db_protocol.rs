@@ -189,6 +189,27 @@ pub enum DbMessage {
         coordination: u64,
         versions: Vec<DynVersion>,
     },
+
+    // Resharding (`kv_shard_balancer` ↔ `kv_client`).
+    /// Balancer → client: hold new operations on keys that move; answer
+    /// `ReshardFrozen` once none of them is in flight.
+    ReshardFreeze {
+        epoch: u64,
+    },
+    /// Client → balancer: nothing on a moving key is in flight; new ones are held.
+    ReshardFrozen {
+        epoch: u64,
+    },
+    /// Balancer → client: route by the new shard map (`cut_over`) or keep the
+    /// old one (the move was aborted), and send what was held.
+    ReshardSwitch {
+        epoch: u64,
+        cut_over: bool,
+    },
+    /// Client → balancer: switched.
+    ReshardSwitched {
+        epoch: u64,
+    },
 }
 
 impl DbMessage {
@@ -210,7 +231,11 @@ impl DbMessage {
             DbMessage::IsPrimaryDown { .. }
             | DbMessage::IsPrimaryDownReply { .. }
             | DbMessage::Promote { .. }
-            | DbMessage::ReplicaOf { .. } => MessageClass::Control,
+            | DbMessage::ReplicaOf { .. }
+            | DbMessage::ReshardFreeze { .. }
+            | DbMessage::ReshardFrozen { .. }
+            | DbMessage::ReshardSwitch { .. }
+            | DbMessage::ReshardSwitched { .. } => MessageClass::Control,
         }
     }
 
@@ -361,6 +386,16 @@ impl fmt::Display for DbMessage {
                     values_text(&values)
                 )
             }
+            DbMessage::ReshardFreeze { epoch } => write!(formatter, "reshard_freeze epoch={epoch}"),
+            DbMessage::ReshardFrozen { epoch } => write!(formatter, "reshard_frozen epoch={epoch}"),
+            DbMessage::ReshardSwitch { epoch, cut_over } => write!(
+                formatter,
+                "reshard_switch epoch={epoch} {}",
+                if *cut_over { "cut_over" } else { "abort" }
+            ),
+            DbMessage::ReshardSwitched { epoch } => {
+                write!(formatter, "reshard_switched epoch={epoch}")
+            }
         }
     }
 }
@@ -412,6 +447,36 @@ pub enum DbFact {
         dropped: u64,
         by: SupersededBy,
     },
+    /// A `kv_shard_balancer` added shard `to_shards - 1`: `keys_moving` of
+    /// `key_count` keys change shard.
+    ReshardStarted {
+        keyspace: String,
+        from_shards: u32,
+        to_shards: u32,
+        key_count: u32,
+        keys_moving: u32,
+    },
+    /// The balancer copied `key` from database `from` to `to`: `values` is
+    /// what it read on `from` (empty: the key was never written, nothing to
+    /// copy) and wrote on `to`; `catch_up`: the copy made during the freeze.
+    ReshardKeyCopied {
+        keyspace: String,
+        key: u32,
+        from: String,
+        to: String,
+        values: Vec<u64>,
+        catch_up: bool,
+    },
+    /// Every client holds operations on moving keys and has none in flight.
+    ReshardFrozen { keyspace: String },
+    /// Routing switched to the new shard map (sent to every client).
+    ReshardCutOver {
+        keyspace: String,
+        keys_moved: u32,
+        bytes_moved: u64,
+    },
+    /// The move gave up; clients keep the old routing.
+    ReshardAborted { keyspace: String, reason: String },
 }
 
 impl fmt::Display for DbFact {
@@ -462,6 +527,41 @@ impl fmt::Display for DbFact {
                     SupersededBy::Descendant => "descendant",
                 }
             ),
+            DbFact::ReshardStarted {
+                keyspace,
+                from_shards,
+                to_shards,
+                key_count,
+                keys_moving,
+            } => write!(
+                formatter,
+                "reshard_started {keyspace} shards={from_shards}->{to_shards} moving={keys_moving}/{key_count} keys"
+            ),
+            DbFact::ReshardKeyCopied {
+                keyspace,
+                key,
+                from,
+                to,
+                values,
+                catch_up,
+            } => write!(
+                formatter,
+                "reshard_key_copied {keyspace} k={key} {from}->{to} v={}{}",
+                values_text(values),
+                if *catch_up { " (catch-up)" } else { "" }
+            ),
+            DbFact::ReshardFrozen { keyspace } => write!(formatter, "reshard_frozen {keyspace}"),
+            DbFact::ReshardCutOver {
+                keyspace,
+                keys_moved,
+                bytes_moved,
+            } => write!(
+                formatter,
+                "reshard_cut_over {keyspace} keys_moved={keys_moved} bytes_moved={bytes_moved}"
+            ),
+            DbFact::ReshardAborted { keyspace, reason } => {
+                write!(formatter, "reshard_aborted {keyspace} {reason}")
+            }
         }
     }
 }

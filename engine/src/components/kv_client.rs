@@ -9,6 +9,16 @@
 //! told from an overwritten one. An operation ends `ok`, `fail` (definitely
 //! not applied) or `info` (timed out or unknown: may have been applied).
 //!
+//! Resharding: when a `kv_shard_balancer` names this client, the added
+//! database is the last route and the client routes by the old shard count
+//! until the balancer's cut-over. On `ReshardFreeze` it holds new operations
+//! (and retries) on keys that move and confirms once none of its operations
+//! on them is in flight; on `ReshardSwitch` it takes the new shard map (or
+//! keeps the old one if the move was aborted) and sends what it held. A held
+//! operation whose timeout comes first fails (it was never sent). The shard
+//! map survives a client crash (a restarted client asks the config server
+//! for the current map, as Vitess and MongoDB routers do).
+//!
 //! Stale reads: a read is stale when it returned a value older than a write
 //! this client saw acknowledged before the read began (the older value's
 //! write finished before the newer one started), or nothing at all after
@@ -108,6 +118,26 @@ struct Outstanding {
     database: usize,
     invoked_at: SimTime,
     attempts: u32,
+    /// Held by a reshard freeze: not sent yet.
+    held: bool,
+}
+
+/// Where a client stands in a move of its keyspace to one more shard.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ReshardState {
+    /// Routing by the old shard map.
+    Before,
+    /// Holding operations on moving keys for the balancer's `epoch`.
+    Frozen { epoch: u64 },
+    /// Routing by the new shard map (`cut_over`) or back on the old one.
+    Switched { epoch: u64, cut_over: bool },
+}
+
+/// The move of a client's keyspace to `routes.len()` shards.
+struct Reshard {
+    new_router: ShardRouter,
+    state: ReshardState,
+    operations_held: u64,
 }
 
 /// A write this client saw acknowledged: value, invoked, completed.
@@ -126,7 +156,9 @@ pub struct KvClient {
     outstanding: BTreeMap<u64, Outstanding>,
     /// Dynamo with version vectors: the context of the last read, per (database, key).
     contexts: BTreeMap<(usize, u32), VersionVector>,
-    known_writes: BTreeMap<(usize, u32), VecDeque<KnownWrite>>,
+    /// Per key (a key is on one shard at a time, so the key names its register).
+    known_writes: BTreeMap<u32, VecDeque<KnownWrite>>,
+    reshard: Option<Reshard>,
     completed_ok: u64,
     completed_fail: u64,
     completed_info: u64,
@@ -134,12 +166,35 @@ pub struct KvClient {
     stale_reads: u64,
     reads_with_siblings: u64,
     requests_per_shard: Vec<u64>,
+    /// The balancer moving this client's keyspace (learned from its freeze).
+    balancer: Option<NodeId>,
 }
 
 impl KvClient {
-    pub fn new(spec: &KvClientSpec, me: NodeId, databases: Vec<DatabaseRoute>) -> KvClient {
+    /// `added`: the database a `kv_shard_balancer` adds to this client's shards.
+    pub fn new(
+        spec: &KvClientSpec,
+        me: NodeId,
+        mut databases: Vec<DatabaseRoute>,
+        added: Option<DatabaseRoute>,
+    ) -> KvClient {
         let shards = databases.len();
+        let reshard = added.map(|route| {
+            databases.push(route);
+            Reshard {
+                new_router: ShardRouter::new(
+                    spec.sharding,
+                    shards + 1,
+                    spec.key_count,
+                    spec.virtual_nodes_per_shard,
+                ),
+                state: ReshardState::Before,
+                operations_held: 0,
+            }
+        });
+        let routes = databases.len();
         KvClient {
+            reshard,
             think_time: spec.think_time.clone(),
             router: ShardRouter::new(
                 spec.sharding,
@@ -147,7 +202,7 @@ impl KvClient {
                 spec.key_count,
                 spec.virtual_nodes_per_shard,
             ),
-            leaders: vec![None; shards],
+            leaders: vec![None; routes],
             spec: spec.clone(),
             databases,
             next_operation: 0,
@@ -162,8 +217,109 @@ impl KvClient {
             reads_ok: 0,
             stale_reads: 0,
             reads_with_siblings: 0,
-            requests_per_shard: vec![0; shards],
+            balancer: None,
+            requests_per_shard: vec![0; routes],
         }
+    }
+
+    /// The shard `key` is routed to now.
+    fn shard_of(&self, key: u32) -> usize {
+        let shard = match &self.reshard {
+            Some(Reshard {
+                new_router,
+                state: ReshardState::Switched { cut_over: true, .. },
+                ..
+            }) => new_router.shard_of(key),
+            _ => self.router.shard_of(key),
+        };
+        shard.min(self.databases.len().saturating_sub(1))
+    }
+
+    /// True while a freeze holds operations on `key`.
+    fn held_by_freeze(&self, key: u32) -> bool {
+        self.reshard.as_ref().is_some_and(|reshard| {
+            matches!(reshard.state, ReshardState::Frozen { .. })
+                && reshard.new_router.shard_of(key) != self.router.shard_of(key)
+        })
+    }
+
+    /// Frozen and nothing on a moving key in flight: tell the balancer.
+    fn confirm_freeze_if_quiet(&mut self, ctx: &mut Context<'_>, balancer: NodeId) {
+        let Some(ReshardState::Frozen { epoch }) = self.reshard.as_ref().map(|r| r.state) else {
+            return;
+        };
+        let in_flight = self.outstanding.values().any(|outstanding| {
+            !outstanding.held && self.held_by_freeze(outstanding.operation.key())
+        });
+        if !in_flight {
+            ctx.send(
+                balancer,
+                Payload::Db(DbMessage::ReshardFrozen { epoch }),
+                64,
+            );
+        }
+    }
+
+    fn on_reshard_freeze(&mut self, ctx: &mut Context<'_>, balancer: NodeId, epoch: u64) {
+        self.balancer = Some(balancer);
+        let Some(reshard) = self.reshard.as_mut() else {
+            return;
+        };
+        match reshard.state {
+            // A late copy of an earlier epoch's freeze changes nothing.
+            ReshardState::Switched {
+                epoch: switched, ..
+            } if switched >= epoch => return,
+            ReshardState::Frozen { epoch: frozen } if frozen >= epoch => {}
+            _ => {
+                reshard.state = ReshardState::Frozen { epoch };
+                ctx.state(format!(
+                    "reshard freeze (epoch {epoch}): holding operations on moving keys"
+                ));
+            }
+        }
+        self.confirm_freeze_if_quiet(ctx, balancer);
+    }
+
+    fn on_reshard_switch(
+        &mut self,
+        ctx: &mut Context<'_>,
+        balancer: NodeId,
+        epoch: u64,
+        cut_over: bool,
+    ) {
+        let Some(reshard) = self.reshard.as_mut() else {
+            return;
+        };
+        let already = matches!(reshard.state, ReshardState::Switched { epoch: switched, .. } if switched >= epoch);
+        if !already {
+            reshard.state = ReshardState::Switched { epoch, cut_over };
+            ctx.state(if cut_over {
+                format!("reshard cut-over (epoch {epoch}): routing by the new shard map")
+            } else {
+                format!("reshard aborted (epoch {epoch}): routing by the old shard map")
+            });
+            let held: Vec<u64> = self
+                .outstanding
+                .iter()
+                .filter(|(_, outstanding)| outstanding.held)
+                .map(|(id, _)| *id)
+                .collect();
+            for id in held {
+                let key = self.outstanding[&id].operation.key();
+                let database = self.shard_of(key);
+                if let Some(outstanding) = self.outstanding.get_mut(&id) {
+                    outstanding.held = false;
+                    outstanding.database = database;
+                }
+                self.send_attempt(ctx, id);
+            }
+        }
+        ctx.send(
+            balancer,
+            Payload::Db(DbMessage::ReshardSwitched { epoch }),
+            64,
+        );
     }
 
     fn random_member(&self, ctx: &mut Context<'_>, database: usize) -> Option<NodeId> {
@@ -217,10 +373,7 @@ impl KvClient {
             self.next_value += 1;
             DbOperation::Write { key, value }
         };
-        let database = self
-            .router
-            .shard_of(key)
-            .min(self.databases.len().saturating_sub(1));
+        let database = self.shard_of(key);
         self.requests_per_shard[database] += 1;
         let id = self.next_operation;
         self.next_operation += 1;
@@ -237,6 +390,7 @@ impl KvClient {
                 database,
                 invoked_at: ctx.now(),
                 attempts: 0,
+                held: false,
             },
         );
         ctx.set_timer(
@@ -254,6 +408,21 @@ impl KvClient {
             return;
         };
         let (database, operation) = (outstanding.database, outstanding.operation);
+        if self.held_by_freeze(operation.key()) {
+            // The balancer is moving this key: hold it until the switch.
+            if let Some(outstanding) = self.outstanding.get_mut(&id)
+                && !outstanding.held
+            {
+                outstanding.held = true;
+                if let Some(reshard) = self.reshard.as_mut() {
+                    reshard.operations_held += 1;
+                }
+                if let Some(balancer) = self.balancer {
+                    self.confirm_freeze_if_quiet(ctx, balancer);
+                }
+            }
+            return;
+        }
         if outstanding.attempts >= self.spec.max_attempts {
             let detail = format!(
                 "{operation} db={} no primary after {} attempts",
@@ -304,6 +473,9 @@ impl KvClient {
             }
         }
         ctx.operation(id, phase, detail);
+        if let Some(balancer) = self.balancer {
+            self.confirm_freeze_if_quiet(ctx, balancer);
+        }
         let think = self.think_time.sample(ctx.rng());
         ctx.set_timer(
             think,
@@ -316,8 +488,8 @@ impl KvClient {
 
     /// True when `values` (what a read invoked at `invoked_at` saw) is older
     /// than a write this client had seen acknowledged by then.
-    fn is_stale(&self, database: usize, key: u32, values: &[u64], invoked_at: SimTime) -> bool {
-        let Some(known) = self.known_writes.get(&(database, key)) else {
+    fn is_stale(&self, key: u32, values: &[u64], invoked_at: SimTime) -> bool {
+        let Some(known) = self.known_writes.get(&key) else {
             return false;
         };
         let newest_before_read = known
@@ -365,7 +537,7 @@ impl KvClient {
                     ctx.error("kv_siblings");
                     detail.push_str(&format!(" siblings={}", values.len()));
                 }
-                if self.is_stale(database, key, &values, invoked_at) {
+                if self.is_stale(key, &values, invoked_at) {
                     self.stale_reads += 1;
                     ctx.error("kv_stale_read");
                     detail.push_str(" stale");
@@ -373,7 +545,7 @@ impl KvClient {
                 detail
             }
             DbOperation::Write { key, value } => {
-                let known = self.known_writes.entry((database, key)).or_default();
+                let known = self.known_writes.entry(key).or_default();
                 known.push_back((value, invoked_at, ctx.now()));
                 if known.len() > MAX_REMEMBERED_WRITES_PER_KEY {
                     known.pop_front();
@@ -431,6 +603,12 @@ impl Component for KvClient {
     fn on_message(&mut self, ctx: &mut Context<'_>, envelope: &Envelope) {
         let from = envelope.from;
         match &envelope.payload {
+            Payload::Db(DbMessage::ReshardFreeze { epoch }) => {
+                self.on_reshard_freeze(ctx, from, *epoch)
+            }
+            Payload::Db(DbMessage::ReshardSwitch { epoch, cut_over }) => {
+                self.on_reshard_switch(ctx, from, *epoch, *cut_over)
+            }
             Payload::Db(DbMessage::Response { request, outcome }) => {
                 let id = *request;
                 let Some(outstanding) = self.outstanding.get(&id) else {
@@ -530,6 +708,15 @@ impl Component for KvClient {
             TIMER_TIMEOUT => {
                 if let Some(outstanding) = self.outstanding.get(&tag.id) {
                     let database = outstanding.database;
+                    if outstanding.held {
+                        // Never sent: definitely not applied.
+                        let detail = format!(
+                            "{} held by a reshard freeze until its timeout",
+                            self.describe(tag.id).unwrap_or_default()
+                        );
+                        self.finish(ctx, tag.id, OperationPhase::Fail, detail);
+                        return;
+                    }
                     let detail = format!("{} timeout", self.describe(tag.id).unwrap_or_default());
                     // The replica we believed in did not answer: ask around next time.
                     self.leaders[database] = None;
@@ -569,6 +756,12 @@ impl Component for KvClient {
             ("stale_reads", self.stale_reads as f64),
             ("reads_with_siblings", self.reads_with_siblings as f64),
         ];
+        if let Some(reshard) = &self.reshard {
+            summary.push((
+                "operations_held_for_reshard",
+                reshard.operations_held as f64,
+            ));
+        }
         const SHARD_NAMES: [&str; 8] = [
             "requests_shard_0",
             "requests_shard_1",

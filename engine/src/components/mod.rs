@@ -21,6 +21,7 @@ pub mod kafka_retention;
 pub mod kv_client;
 pub mod kv_database;
 pub mod kv_sentinel;
+pub mod kv_shard_balancer;
 pub mod load_generator;
 pub mod outbox;
 pub mod rabbit_broker;
@@ -186,9 +187,28 @@ pub fn build_component(
             spec,
             NodeId(index as u32),
             kv_client::routes(scenario, &spec.databases),
+            crate::scenario::balancer_of_client(scenario, &node.id).and_then(|balancer| {
+                match &scenario.topology.nodes[balancer].spec {
+                    ComponentSpec::KvShardBalancer(balancer) => {
+                        kv_client::routes(scenario, std::slice::from_ref(&balancer.add_database))
+                            .pop()
+                    }
+                    _ => None,
+                }
+            }),
         )),
         ComponentSpec::OutboxService(spec) => Box::new(outbox::OutboxService::new(spec, node_ids)),
         ComponentSpec::EventConsumer(spec) => Box::new(outbox::EventConsumer::new(spec)),
+        ComponentSpec::KvShardBalancer(spec) => {
+            let (mut databases, sharding) = kv_shard_balancer::keyspace_sharding(scenario, spec);
+            databases.push(spec.add_database.clone());
+            Box::new(kv_shard_balancer::KvShardBalancer::new(
+                spec,
+                kv_client::routes(scenario, &databases),
+                resolve_members(&spec.clients, node_ids),
+                sharding,
+            ))
+        }
     }
 }
 

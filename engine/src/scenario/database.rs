@@ -470,3 +470,97 @@ pub fn database_spec<'a>(
             _ => None,
         })
 }
+
+/// How a `kv_shard_balancer` hands the moved keys over to their new shards.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReshardCutover {
+    /// Copy every moved key while writes go on; then freeze: the clients hold
+    /// new operations on moved keys and confirm none is in flight; copy again
+    /// every key whose value changed (catch-up); then switch the clients'
+    /// routing and release what they held (Vitess's SwitchWrites with
+    /// vtgate buffering, MongoDB's migration critical section). No
+    /// acknowledged write is left behind; moved keys are unavailable for the
+    /// length of the freeze.
+    #[default]
+    FreezeAndCatchUp,
+    /// Copy every moved key once, then switch routing, without a freeze: a
+    /// write the old shard acknowledges after its key was copied never
+    /// reaches the new shard (the naive "copy, then flip" migration).
+    CopyThenSwitch,
+}
+
+/// Adds one shard to the keyspace of some `kv_client`s at `add_at_ms` and
+/// moves the keys the sharding strategy now assigns elsewhere (only those
+/// whose ring arcs moved under consistent hashing; most keys under hash mod N).
+/// It copies each moved key from its old shard's primary/leader to its new
+/// shard's with ordinary reads and writes, then switches the clients'
+/// routing as `cutover` says. The old shard keeps its copies (orphans, as a
+/// MongoDB donor does until its range deleter runs). Every moved key, the
+/// freeze and the cut-over are facts; keys and bytes moved are metrics.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KvShardBalancerSpec {
+    /// The `kv_client` nodes whose keyspace is resharded. They must list the
+    /// same `databases` and use the same `sharding`, `virtual_nodes_per_shard`
+    /// and `key_count`; the balancer routes keys exactly as they do.
+    pub clients: Vec<String>,
+    /// The database (`kv_database` name) added as the last shard. It must
+    /// not be one of the clients' `databases`.
+    pub add_database: String,
+    /// When the shard is added and the move starts.
+    #[serde(default = "default_add_at_ms")]
+    pub add_at_ms: u64,
+    /// `freeze_and_catch_up` (safe) or `copy_then_switch` (loses writes
+    /// acknowledged during the copy).
+    #[serde(default)]
+    pub cutover: ReshardCutover,
+    /// Keys copied at the same time.
+    #[serde(default = "default_copy_parallelism")]
+    pub copy_parallelism: u32,
+    /// Size of one stored value: each copy write carries this many bytes (on
+    /// bandwidth-limited links the move takes time) and `bytes_moved` counts them.
+    #[serde(default = "default_value_size_bytes")]
+    pub value_size_bytes: u32,
+    /// A copy read or write unanswered this long is sent again.
+    #[serde(default = "default_balancer_request_timeout_ms")]
+    pub request_timeout_ms: u64,
+    /// Sends per key (redirects, timeouts, refusals); beyond it the move is
+    /// aborted and the clients keep the old routing.
+    #[serde(default = "default_balancer_max_attempts_per_key")]
+    pub max_attempts_per_key: u32,
+    /// Freeze and switch notices are re-sent to clients that have not
+    /// confirmed them this often.
+    #[serde(default = "default_notify_interval_ms")]
+    pub notify_interval_ms: u64,
+}
+
+fn default_add_at_ms() -> u64 {
+    5_000
+}
+fn default_copy_parallelism() -> u32 {
+    8
+}
+fn default_value_size_bytes() -> u32 {
+    1_024
+}
+fn default_balancer_request_timeout_ms() -> u64 {
+    1_000
+}
+fn default_balancer_max_attempts_per_key() -> u32 {
+    20
+}
+fn default_notify_interval_ms() -> u64 {
+    200
+}
+
+/// The `kv_shard_balancer` (node index) that names `client` (a node id), if any.
+pub fn balancer_of_client(scenario: &super::Scenario, client: &str) -> Option<usize> {
+    scenario
+        .topology
+        .nodes
+        .iter()
+        .position(|node| {
+            matches!(&node.spec, super::ComponentSpec::KvShardBalancer(spec) if spec.clients.iter().any(|name| name == client))
+        })
+}

@@ -191,6 +191,8 @@ pub const MAX_DB_CLIENT_CONCURRENCY: u32 = 1_000;
 pub const MAX_DB_KEYS: u32 = 1_000_000;
 /// Sends per `kv_client` operation.
 pub const MAX_DB_CLIENT_ATTEMPTS: u32 = 100;
+/// Size of one value a `kv_shard_balancer` copies (a message carries one).
+pub const MAX_DB_VALUE_SIZE_BYTES: u32 = 16 * 1024 * 1024;
 
 /// Outbox rows an `outbox_service` keeps (and its relay batch): the outbox
 /// lives in the component's memory, and a relay scans it on every poll.

@@ -206,6 +206,9 @@ pub enum ComponentSpec {
     OutboxService(txn::OutboxServiceSpec),
     /// Applies the events of `outbox_service` nodes, deduplicating by id or not.
     EventConsumer(txn::EventConsumerSpec),
+    /// Adds a shard to some `kv_client`s' keyspace at a set time and moves
+    /// the keys that change owner (copy, freeze, catch-up, cut-over).
+    KvShardBalancer(KvShardBalancerSpec),
 }
 
 impl ComponentSpec {
@@ -240,6 +243,7 @@ impl ComponentSpec {
             ComponentSpec::KvClient(_) => "kv_client",
             ComponentSpec::OutboxService(_) => "outbox_service",
             ComponentSpec::EventConsumer(_) => "event_consumer",
+            ComponentSpec::KvShardBalancer(_) => "kv_shard_balancer",
         }
     }
 
@@ -273,6 +277,7 @@ impl ComponentSpec {
         "kv_client",
         "outbox_service",
         "event_consumer",
+        "kv_shard_balancer",
     ];
 }
 

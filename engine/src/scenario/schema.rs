@@ -50,6 +50,7 @@ pub(crate) fn node_schema(generator: &mut SchemaGenerator) -> Schema {
                 "kv_client" => generator.subschema_for::<super::KvClientSpec>(),
                 "outbox_service" => generator.subschema_for::<super::txn::OutboxServiceSpec>(),
                 "event_consumer" => generator.subschema_for::<super::txn::EventConsumerSpec>(),
+                "kv_shard_balancer" => generator.subschema_for::<super::KvShardBalancerSpec>(),
                 other => unreachable_kind(other),
             };
             serde_json::json!({

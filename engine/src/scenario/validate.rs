@@ -285,7 +285,8 @@ impl<'a> Validator<'a> {
                 }
                 ComponentSpec::KvDatabase(_)
                 | ComponentSpec::KvSentinel(_)
-                | ComponentSpec::KvClient(_) => super::validate_database::properties(
+                | ComponentSpec::KvClient(_)
+                | ComponentSpec::KvShardBalancer(_) => super::validate_database::properties(
                     self.problems,
                     self.scenario,
                     index,

@@ -2,14 +2,14 @@
 
 use super::limits::{
     MAX_DB_BACKLOG_WRITES, MAX_DB_CLIENT_ATTEMPTS, MAX_DB_CLIENT_CONCURRENCY, MAX_DB_KEYS,
-    MAX_DB_REPLICAS, MAX_DB_SHARDS, MAX_DB_VIRTUAL_NODES, MAX_DURATION_MS, MAX_ID_CHARS,
-    MAX_RAFT_MEMBERS,
+    MAX_DB_REPLICAS, MAX_DB_SHARDS, MAX_DB_VALUE_SIZE_BYTES, MAX_DB_VIRTUAL_NODES, MAX_DURATION_MS,
+    MAX_ID_CHARS, MAX_RAFT_MEMBERS,
 };
 use super::problems::Problems;
 use super::validate::{check_probability, closest};
 use super::{
-    ComponentSpec, DbReplication, KvClientSpec, KvDatabaseSpec, KvSentinelSpec, ReadConsistency,
-    ReplicationAcks, Scenario,
+    ComponentSpec, DbReplication, KvClientSpec, KvDatabaseSpec, KvSentinelSpec,
+    KvShardBalancerSpec, ReadConsistency, ReplicationAcks, Scenario,
 };
 
 fn duration_ms(problems: &mut Problems, path: String, value_ms: u64) {
@@ -82,6 +82,7 @@ pub(super) fn properties(problems: &mut Problems, scenario: &Scenario, index: us
         ComponentSpec::KvDatabase(spec) => database(problems, scenario, index, path, spec),
         ComponentSpec::KvSentinel(spec) => sentinel(problems, scenario, path, spec),
         ComponentSpec::KvClient(spec) => client(problems, scenario, path, spec),
+        ComponentSpec::KvShardBalancer(spec) => balancer(problems, scenario, index, path, spec),
         _ => {}
     }
 }
@@ -382,4 +383,165 @@ fn client(problems: &mut Problems, scenario: &Scenario, path: &str, spec: &KvCli
     }
     spec.think_time
         .validate(&format!("{path}.think_time"), problems);
+}
+
+/// Databases a balancer can move keys between: it copies with leader reads
+/// and writes, which Dynamo databases do not serve (and a Dynamo cluster
+/// rebalances itself by moving virtual nodes, not by client-side resharding).
+fn balancer_database(problems: &mut Problems, scenario: &Scenario, path: String, name: &str) {
+    if let Some(database) = database_reference(problems, scenario, path.clone(), name)
+        && matches!(database.replication, DbReplication::Dynamo(_))
+    {
+        problems.push(
+            path,
+            format!(
+                "expected a leader_follower or raft database (the balancer copies keys with leader reads and writes), {name:?} uses dynamo"
+            ),
+        );
+    }
+}
+
+fn balancer(
+    problems: &mut Problems,
+    scenario: &Scenario,
+    index: usize,
+    path: &str,
+    spec: &KvShardBalancerSpec,
+) {
+    if spec.clients.is_empty() || spec.clients.len() > MAX_DB_CLIENT_CONCURRENCY as usize {
+        problems.push(
+            format!("{path}.clients"),
+            format!(
+                "expected 1 to {MAX_DB_CLIENT_CONCURRENCY} kv_client node ids, found {}",
+                spec.clients.len()
+            ),
+        );
+    }
+    let nodes = &scenario.topology.nodes;
+    let mut first_client: Option<(&str, &KvClientSpec)> = None;
+    for (position, name) in spec.clients.iter().enumerate() {
+        let item = format!("{path}.clients[{position}]");
+        if spec.clients[..position].contains(name) {
+            problems.push(item, format!("client {name:?} is listed twice"));
+            continue;
+        }
+        let Some(node) = nodes.iter().find(|node| &node.id == name) else {
+            let hint = closest(
+                name,
+                nodes
+                    .iter()
+                    .filter(|node| matches!(node.spec, ComponentSpec::KvClient(_)))
+                    .map(|node| node.id.as_str()),
+            )
+            .map(|candidate| format!(" (did you mean {candidate:?}?)"))
+            .unwrap_or_default();
+            problems.push(item, format!("no node {name:?}{hint}"));
+            continue;
+        };
+        let ComponentSpec::KvClient(client) = &node.spec else {
+            problems.push(
+                item,
+                format!(
+                    "expected a kv_client, {name:?} is a {}",
+                    node.spec.kind_name()
+                ),
+            );
+            continue;
+        };
+        if super::balancer_of_client(scenario, name) != Some(index) {
+            problems.push(
+                item,
+                format!("client {name:?} is already resharded by another kv_shard_balancer"),
+            );
+            continue;
+        }
+        match first_client {
+            None => first_client = Some((name, client)),
+            Some((first_name, first)) => {
+                if first.databases != client.databases
+                    || first.sharding != client.sharding
+                    || first.virtual_nodes_per_shard != client.virtual_nodes_per_shard
+                    || first.key_count != client.key_count
+                {
+                    problems.push(
+                        item,
+                        format!(
+                            "expected the same databases, sharding, virtual_nodes_per_shard and key_count as {first_name:?} (one keyspace is resharded)"
+                        ),
+                    );
+                }
+            }
+        }
+    }
+    if let Some((_, client)) = first_client {
+        if client.databases.len() >= MAX_DB_SHARDS {
+            problems.push(
+                format!("{path}.add_database"),
+                format!("expected fewer than {MAX_DB_SHARDS} shards before the one added"),
+            );
+        }
+        if client.databases.contains(&spec.add_database) {
+            problems.push(
+                format!("{path}.add_database"),
+                format!(
+                    "database {:?} is already a shard of the clients",
+                    spec.add_database
+                ),
+            );
+        }
+        for (position, name) in client.databases.iter().enumerate() {
+            balancer_database(
+                problems,
+                scenario,
+                format!("{path}.clients[0] databases[{position}]"),
+                name,
+            );
+        }
+    }
+    balancer_database(
+        problems,
+        scenario,
+        format!("{path}.add_database"),
+        &spec.add_database,
+    );
+    if spec.add_at_ms > MAX_DURATION_MS {
+        problems.push(
+            format!("{path}.add_at_ms"),
+            format!(
+                "expected at most {MAX_DURATION_MS} ms, found {}",
+                spec.add_at_ms
+            ),
+        );
+    }
+    range(
+        problems,
+        format!("{path}.copy_parallelism"),
+        u64::from(spec.copy_parallelism),
+        1,
+        u64::from(MAX_DB_CLIENT_CONCURRENCY),
+    );
+    range(
+        problems,
+        format!("{path}.value_size_bytes"),
+        u64::from(spec.value_size_bytes),
+        1,
+        u64::from(MAX_DB_VALUE_SIZE_BYTES),
+    );
+    range(
+        problems,
+        format!("{path}.max_attempts_per_key"),
+        u64::from(spec.max_attempts_per_key),
+        1,
+        u64::from(MAX_DB_CLIENT_ATTEMPTS),
+    );
+    duration_ms(
+        problems,
+        format!("{path}.request_timeout_ms"),
+        spec.request_timeout_ms,
+    );
+    duration_ms(
+        problems,
+        format!("{path}.notify_interval_ms"),
+        spec.notify_interval_ms,
+    );
 }

@@ -114,6 +114,10 @@ pub const EXAMPLES: &[(&str, &str)] = &[
         "outbox-vs-dual-write",
         include_str!("../../../public/scenarios/outbox-vs-dual-write.json"),
     ),
+    (
+        "resharding-add-a-shard",
+        include_str!("../../../public/scenarios/resharding-add-a-shard.json"),
+    ),
 ];
 
 pub fn example(name: &str) -> Scenario {
