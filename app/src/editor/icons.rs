@@ -166,6 +166,11 @@ const ICONS: &[(&str, &str)] = &[
         "event_consumer",
         "M3 6 h8 v6 h-8 Z M3 6 l4 3 l4 -3 M13 9 h3 M14 14 h7 v7 h-7 Z M15.5 17.5 l1.5 1.5 l3 -3",
     ),
+    // Four boxes and a fifth receiving an arrow: a balancer adding a shard.
+    (
+        "kv_shard_balancer",
+        "M3 4 h6 v6 h-6 Z M3 14 h6 v6 h-6 Z M15 4 h6 v6 h-6 Z M15 14 h6 v6 h-6 Z M9 12 h4 M11 10 l2 2 l-2 2",
+    ),
 ];
 
 /// Path data for `kind`'s icon, or `None` when the table has no entry.
