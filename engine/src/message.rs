@@ -445,6 +445,9 @@ pub enum Payload {
     Txn(crate::components::txn_protocol::TxnMessage),
     /// The replicated key-value database (`kv_database`, `kv_sentinel`, `kv_client`).
     Db(crate::components::db_protocol::DbMessage),
+    /// Between KRaft controller voters: the metadata log's Raft traffic and
+    /// requests forwarded to the active controller.
+    KafkaKraft(crate::components::kafka_kraft::KraftMessage),
 }
 
 /// A span of a request tree: the node that issued a request and its id there.
@@ -687,6 +690,21 @@ impl Payload {
                 }
             }
             Payload::Db(message) => message.class(),
+            Payload::KafkaKraft(message) => match message {
+                crate::components::kafka_kraft::KraftMessage::Raft(
+                    RaftMessage::AppendEntries { entries, .. },
+                ) if entries.is_empty() => MessageClass::Heartbeat,
+                crate::components::kafka_kraft::KraftMessage::Raft(
+                    RaftMessage::AppendEntries { .. }
+                    | RaftMessage::AppendEntriesResponse { .. }
+                    | RaftMessage::InstallSnapshot { .. }
+                    | RaftMessage::InstallSnapshotResponse { .. },
+                ) => MessageClass::Replication,
+                crate::components::kafka_kraft::KraftMessage::ForwardHeartbeat { .. } => {
+                    MessageClass::Heartbeat
+                }
+                _ => MessageClass::Control,
+            },
         }
     }
 }
@@ -1194,6 +1212,7 @@ impl fmt::Display for Payload {
             Payload::Coord(message) => write!(formatter, "{message}"),
             Payload::Txn(message) => write!(formatter, "{message}"),
             Payload::Db(message) => write!(formatter, "{message}"),
+            Payload::KafkaKraft(message) => write!(formatter, "{message}"),
         }
     }
 }

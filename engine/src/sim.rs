@@ -354,7 +354,12 @@ impl Simulator {
             .nodes
             .iter()
             .filter_map(|node| match &node.spec {
-                ComponentSpec::KafkaController(spec) => Some(spec.topics.clone()),
+                // A KRaft quorum's voters all list the topics: count them once.
+                ComponentSpec::KafkaController(spec)
+                    if crate::components::kafka_kraft::states_initial_leaders(spec, &node.id) =>
+                {
+                    Some(spec.topics.clone())
+                }
                 _ => None,
             })
             .flatten()

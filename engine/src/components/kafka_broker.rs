@@ -426,7 +426,14 @@ pub struct KafkaBroker {
     /// Log cleaner passes and the records they removed.
     cleaner_passes: u64,
     cleaner_removed_records: u64,
+    /// The controller this broker talks to now (one of `controller_quorum`).
     controller: Option<NodeId>,
+    /// Every controller it may talk to (KRaft voters; just the stand-in
+    /// otherwise). With more than one, silence for one and a half heartbeat
+    /// intervals moves the broker on to the next.
+    controller_quorum: Vec<NodeId>,
+    /// When a controller last told this broker anything (volatile).
+    last_controller_answer: Option<SimTime>,
     heartbeat_interval: SimDuration,
     replicas: BTreeMap<PartitionKey, Replica>,
     names: BTreeMap<NodeId, String>,
@@ -470,6 +477,8 @@ impl KafkaBroker {
             cleaner_passes: 0,
             cleaner_removed_records: 0,
             controller,
+            controller_quorum: controller.into_iter().collect(),
+            last_controller_answer: None,
             heartbeat_interval: SimDuration::from_millis((broker_session_timeout_ms / 3).max(1)),
             replicas: BTreeMap::new(),
             names,
@@ -587,10 +596,51 @@ impl KafkaBroker {
         });
     }
 
-    fn heartbeat(&self, ctx: &mut Context<'_>) {
+    /// The controllers this broker may talk to, the first being its named one
+    /// (KRaft: the voters of the quorum; see `kafka_kraft::controller_quorum`).
+    pub fn with_controller_quorum(mut self, quorum: Vec<NodeId>) -> KafkaBroker {
+        if !quorum.is_empty() {
+            self.controller = quorum.first().copied();
+            self.controller_quorum = quorum;
+        }
+        self
+    }
+
+    fn heartbeat(&mut self, ctx: &mut Context<'_>) {
+        let now = ctx.now();
+        if self.controller_quorum.len() > 1 {
+            let patience = SimDuration::from_micros(self.heartbeat_interval.as_micros() * 3 / 2);
+            // The first heartbeat of an incarnation starts the clock.
+            let answered = *self.last_controller_answer.get_or_insert(now);
+            let silent = now.since(answered) > patience;
+            if silent && let Some(current) = self.controller {
+                // KRaft: the active controller stopped answering through this
+                // voter (crashed, cut off, or it knows no leader): try the next.
+                let position = self
+                    .controller_quorum
+                    .iter()
+                    .position(|voter| *voter == current)
+                    .unwrap_or(0);
+                let next = self.controller_quorum[(position + 1) % self.controller_quorum.len()];
+                if next != current {
+                    ctx.state(format!(
+                        "controller {} silent: heartbeating {} instead",
+                        self.name(current),
+                        self.name(next)
+                    ));
+                }
+                self.controller = Some(next);
+                // Give the next one a full patience window before moving on.
+                self.last_controller_answer = Some(now);
+            }
+        }
         if let Some(controller) = self.controller {
             ctx.send(controller, Payload::KafkaBrokerHeartbeat, 64);
         }
+    }
+
+    fn is_controller(&self, node: NodeId) -> bool {
+        self.controller == Some(node) || self.controller_quorum.contains(&node)
     }
 
     /// Applies the controller's word on one partition (ignoring stale news).
@@ -1458,7 +1508,8 @@ impl Component for KafkaBroker {
                     48,
                 );
             }
-            Payload::KafkaLeaderAndIsr { partitions } if Some(from) == self.controller => {
+            Payload::KafkaLeaderAndIsr { partitions } if self.is_controller(from) => {
+                self.last_controller_answer = Some(ctx.now());
                 for state in partitions {
                     self.apply_state(ctx, state.clone());
                 }
@@ -1597,6 +1648,7 @@ impl Component for KafkaBroker {
     }
 
     fn on_crash(&mut self, ctx: &mut Context<'_>) {
+        self.last_controller_answer = None;
         self.coordinator.on_crash();
         self.group_timer_armed = false;
         for replica in self.replicas.values_mut() {

@@ -113,6 +113,8 @@ enum AppLoop {
 pub struct KafkaConsumer {
     spec: KafkaConsumerSpec,
     controller: Option<NodeId>,
+    /// The controllers lookups go to (KRaft voters fail over).
+    controller_channel: crate::components::kafka_kraft::ControllerChannel,
     names: BTreeMap<NodeId, String>,
     coordinator: Option<NodeId>,
     last_find_coordinator: Option<SimTime>,
@@ -152,6 +154,13 @@ impl KafkaConsumer {
         KafkaConsumer {
             spec: spec.clone(),
             controller: node_ids.get(&spec.controller).copied(),
+            controller_channel: crate::components::kafka_kraft::ControllerChannel::new(
+                node_ids
+                    .get(&spec.controller)
+                    .copied()
+                    .into_iter()
+                    .collect(),
+            ),
             names: node_ids
                 .iter()
                 .map(|(name, node)| (*node, name.clone()))
@@ -212,6 +221,15 @@ impl KafkaConsumer {
 
     // ---- lookups ---------------------------------------------------------
 
+    /// The controllers to ask, the named one first (KRaft: every voter).
+    pub fn with_controller_quorum(mut self, quorum: Vec<NodeId>) -> KafkaConsumer {
+        if !quorum.is_empty() {
+            self.controller_channel =
+                crate::components::kafka_kraft::ControllerChannel::new(quorum);
+        }
+        self
+    }
+
     fn lookup_due(now: SimTime, last: Option<SimTime>) -> bool {
         last.is_none_or(|at| now.since(at) >= SimDuration::from_millis(LOOKUP_MIN_INTERVAL_MS))
     }
@@ -223,6 +241,7 @@ impl KafkaConsumer {
         };
         if Self::lookup_due(now, self.last_metadata_request) {
             self.last_metadata_request = Some(now);
+            let controller = self.controller_channel.next_target().unwrap_or(controller);
             ctx.send(
                 controller,
                 Payload::KafkaMetadataRequest {
@@ -240,6 +259,7 @@ impl KafkaConsumer {
         };
         if Self::lookup_due(now, self.last_find_coordinator) {
             self.last_find_coordinator = Some(now);
+            let controller = self.controller_channel.next_target().unwrap_or(controller);
             ctx.send(
                 controller,
                 Payload::KafkaFindCoordinator {
@@ -1037,6 +1057,7 @@ impl Component for KafkaConsumer {
         let from = envelope.from;
         match &envelope.payload {
             Payload::KafkaMetadataResponse { topic, partitions } if *topic == self.spec.topic => {
+                self.controller_channel.answered();
                 let count = partitions
                     .iter()
                     .map(|state| state.partition + 1)
@@ -1051,6 +1072,7 @@ impl Component for KafkaConsumer {
             Payload::KafkaFindCoordinatorResponse { group, coordinator }
                 if *group == self.spec.group_id =>
             {
+                self.controller_channel.answered();
                 if *coordinator != self.coordinator
                     && let Some(node) = coordinator
                 {
@@ -1235,6 +1257,7 @@ impl Component for KafkaConsumer {
         }
         let spec = self.spec.clone();
         let controller = self.controller;
+        let controller_channel = std::mem::take(&mut self.controller_channel);
         let names = std::mem::take(&mut self.names);
         let consumed = self.consumed;
         let consumed_by_partition = std::mem::take(&mut self.consumed_by_partition);
@@ -1254,6 +1277,7 @@ impl Component for KafkaConsumer {
         // (tokens so that timers of the old incarnation cannot match).
         *self = KafkaConsumer {
             controller,
+            controller_channel,
             names,
             consumed,
             consumed_by_partition,

@@ -1,10 +1,11 @@
 //! Kafka controller: replica assignment, broker liveness, partition leader election and ISR changes.
 //!
 //! The decisions live in `ClusterMetadata`, a pure state machine driven by
-//! `ControllerCommand`s. This component is a deterministic stand-in for the
-//! KRaft quorum: it applies each command at once. A Raft-elected controller
-//! can replace it by replicating the same commands through its log and
-//! applying them on commit; brokers and producers would not change.
+//! `ControllerCommand`s. This component (`mode: stand_in`) is a deterministic
+//! stand-in for the KRaft quorum: it applies each command at once.
+//! `kafka_kraft.rs` (`mode: kraft`) replicates the same commands through a
+//! Raft log and applies them on commit; both share the announcing and
+//! answering functions below, so brokers and clients see the same protocol.
 //!
 //! Semantics follow KRaft: a broker that misses heartbeats for the session
 //! timeout is fenced, leaves every ISR unless it is the last member (so the
@@ -21,12 +22,13 @@ use crate::message::{Envelope, KafkaPartitionState, NodeId, Payload};
 use crate::scenario::{ComponentSpec, KafkaControllerSpec, Scenario};
 use crate::time::{SimDuration, SimTime};
 use crate::trace::Fact;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 const TIMER_LIVENESS: u32 = 1;
 
 /// One partition's configuration and current state.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 struct PartitionEntry {
     state: KafkaPartitionState,
     unclean_leader_election_enable: bool,
@@ -34,7 +36,7 @@ struct PartitionEntry {
 
 /// What the controller decides. See the module comment on replacing the
 /// stand-in with a replicated controller.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum ControllerCommand {
     /// The broker missed its session: remove it from ISRs, replace it as leader.
     FenceBroker(NodeId),
@@ -59,7 +61,8 @@ pub struct PartitionChange {
 }
 
 /// The controller's state machine: topics, assignment, liveness, leaders, ISRs.
-#[derive(Clone, Debug)]
+/// With KRaft it is also the Raft snapshot of the metadata log.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ClusterMetadata {
     brokers: Vec<NodeId>,
     alive: BTreeMap<NodeId, bool>,
@@ -122,6 +125,37 @@ impl ClusterMetadata {
             alive: brokers.iter().map(|(node, _)| (*node, true)).collect(),
             partitions,
         }
+    }
+
+    /// Brokers in assignment order.
+    pub fn brokers(&self) -> &[NodeId] {
+        &self.brokers
+    }
+
+    /// Brokers currently fenced.
+    pub fn fenced_count(&self) -> usize {
+        self.brokers
+            .iter()
+            .filter(|broker| !self.is_alive(**broker))
+            .count()
+    }
+
+    /// Partitions without a leader.
+    pub fn offline_count(&self) -> usize {
+        self.partitions
+            .iter()
+            .filter(|entry| entry.state.leader.is_none())
+            .count()
+    }
+
+    /// The state of every partition `broker` hosts a replica of.
+    pub fn states_hosted_by(&self, broker: NodeId) -> Vec<KafkaPartitionState> {
+        self.partitions
+            .iter()
+            .map(|entry| &entry.state)
+            .filter(|state| state.replicas.contains(&broker))
+            .cloned()
+            .collect()
     }
 
     pub fn is_alive(&self, broker: NodeId) -> bool {
@@ -289,6 +323,190 @@ fn choose_leader(
     (None, false)
 }
 
+/// How often a controller looks for expired broker sessions: a twentieth of
+/// the session, at least every 10 ms.
+pub fn liveness_check_interval(session_timeout: SimDuration) -> SimDuration {
+    SimDuration::from_micros((session_timeout.as_micros() / 20).max(10_000))
+}
+
+fn name_of(names: &BTreeMap<NodeId, String>, node: NodeId) -> &str {
+    names.get(&node).map_or("?", String::as_str)
+}
+
+fn names_of(names: &BTreeMap<NodeId, String>, nodes: &[NodeId]) -> String {
+    let listed: Vec<&str> = nodes.iter().map(|node| name_of(names, *node)).collect();
+    format!("[{}]", listed.join(","))
+}
+
+/// Tells every replica of the changed partitions, one message per broker.
+pub fn push_states(ctx: &mut Context<'_>, metadata: &ClusterMetadata, indexes: &[usize]) {
+    let mut per_broker: BTreeMap<NodeId, Vec<KafkaPartitionState>> = BTreeMap::new();
+    for index in indexes {
+        let state = metadata.partition(*index);
+        for replica in &state.replicas {
+            per_broker.entry(*replica).or_default().push(state.clone());
+        }
+    }
+    for (broker, partitions) in per_broker {
+        let size = 64 + 48 * partitions.len() as u32;
+        ctx.send(broker, Payload::KafkaLeaderAndIsr { partitions }, size);
+    }
+}
+
+/// States each applied change (state line, `KafkaLeader` fact for leader
+/// changes) and pushes the new states to the replicas. Returns the number of
+/// elections and of unclean elections among them.
+pub fn announce_changes(
+    ctx: &mut Context<'_>,
+    metadata: &ClusterMetadata,
+    names: &BTreeMap<NodeId, String>,
+    changes: &[PartitionChange],
+) -> (u64, u64) {
+    let (mut elections, mut unclean_elections) = (0, 0);
+    for change in changes {
+        let state = metadata.partition(change.index).clone();
+        if change.leader_changed {
+            elections += 1;
+            match state.leader {
+                Some(leader) if change.unclean => {
+                    unclean_elections += 1;
+                    ctx.state(format!(
+                        "UNCLEAN election: {} leads {}-{} epoch={} from outside the ISR; records only the old ISR had are lost",
+                        name_of(names, leader),
+                        state.topic,
+                        state.partition,
+                        state.leader_epoch
+                    ));
+                }
+                Some(leader) => ctx.state(format!(
+                    "elected {} leader of {}-{} epoch={} isr={}",
+                    name_of(names, leader),
+                    state.topic,
+                    state.partition,
+                    state.leader_epoch,
+                    names_of(names, &state.isr)
+                )),
+                None => ctx.state(format!(
+                    "{}-{} OFFLINE epoch={}: no live ISR member (isr={}) and unclean election disabled",
+                    state.topic,
+                    state.partition,
+                    state.leader_epoch,
+                    names_of(names, &state.isr)
+                )),
+            }
+            ctx.fact(Fact::KafkaLeader {
+                topic: state.topic.clone(),
+                partition: state.partition,
+                leader: state.leader,
+                leader_epoch: state.leader_epoch,
+                isr: state.isr.clone(),
+                unclean: change.unclean,
+            });
+        } else {
+            ctx.state(format!(
+                "isr {}-{} = {} pe={}",
+                state.topic,
+                state.partition,
+                names_of(names, &state.isr),
+                state.partition_epoch
+            ));
+        }
+    }
+    let indexes: Vec<usize> = changes.iter().map(|change| change.index).collect();
+    push_states(ctx, metadata, &indexes);
+    (elections, unclean_elections)
+}
+
+/// The first leaders of every partition, stated once at t = 0.
+pub fn announce_initial_leaders(ctx: &mut Context<'_>, metadata: &ClusterMetadata) {
+    for index in 0..metadata.partition_count() {
+        let state = metadata.partition(index).clone();
+        ctx.fact(Fact::KafkaLeader {
+            topic: state.topic.clone(),
+            partition: state.partition,
+            leader: state.leader,
+            leader_epoch: state.leader_epoch,
+            isr: state.isr.clone(),
+            unclean: false,
+        });
+    }
+}
+
+/// Answers a producer's or consumer's metadata request from `metadata`.
+pub fn answer_metadata_request(
+    ctx: &mut Context<'_>,
+    metadata: &ClusterMetadata,
+    to: NodeId,
+    topic: &str,
+) {
+    let partitions: Vec<KafkaPartitionState> = (0..metadata.partition_count())
+        .map(|index| metadata.partition(index))
+        .filter(|state| state.topic == topic)
+        .cloned()
+        .collect();
+    let size = 64 + 48 * partitions.len() as u32;
+    ctx.send(
+        to,
+        Payload::KafkaMetadataResponse {
+            topic: topic.to_string(),
+            partitions,
+        },
+        size,
+    );
+}
+
+/// Answers FindCoordinator: the group's coordinator among live brokers.
+pub fn answer_find_coordinator(
+    ctx: &mut Context<'_>,
+    metadata: &ClusterMetadata,
+    to: NodeId,
+    group: &str,
+) {
+    let coordinator = coordinator_for_group(group, metadata.brokers(), |broker| {
+        metadata.is_alive(broker)
+    });
+    ctx.send(
+        to,
+        Payload::KafkaFindCoordinatorResponse {
+            group: group.to_string(),
+            coordinator,
+        },
+        48,
+    );
+}
+
+/// Node names by id, for state lines.
+pub fn node_names(node_ids: &BTreeMap<String, NodeId>) -> BTreeMap<NodeId, String> {
+    node_ids
+        .iter()
+        .map(|(name, node)| (*node, name.clone()))
+        .collect()
+}
+
+/// The brokers a controller spec lists, with their racks.
+pub fn brokers_with_racks(
+    spec: &KafkaControllerSpec,
+    scenario: &Scenario,
+    node_ids: &BTreeMap<String, NodeId>,
+) -> Vec<(NodeId, Option<String>)> {
+    spec.brokers
+        .iter()
+        .filter_map(|name| {
+            let node = *node_ids.get(name)?;
+            let rack =
+                scenario
+                    .topology
+                    .nodes
+                    .get(node.index())
+                    .and_then(|node| match &node.spec {
+                        ComponentSpec::KafkaBroker(broker) => broker.rack.clone(),
+                        _ => None,
+                    });
+            Some((node, rack))
+        })
+        .collect()
+}
+
 pub struct KafkaController {
     metadata: ClusterMetadata,
     session_timeout: SimDuration,
@@ -307,25 +525,8 @@ impl KafkaController {
         scenario: &Scenario,
         node_ids: &BTreeMap<String, NodeId>,
     ) -> KafkaController {
-        let brokers: Vec<(NodeId, Option<String>)> =
-            spec.brokers
-                .iter()
-                .filter_map(|name| {
-                    let node = *node_ids.get(name)?;
-                    let rack =
-                        scenario.topology.nodes.get(node.index()).and_then(|node| {
-                            match &node.spec {
-                                ComponentSpec::KafkaBroker(broker) => broker.rack.clone(),
-                                _ => None,
-                            }
-                        });
-                    Some((node, rack))
-                })
-                .collect();
-        let names = node_ids
-            .iter()
-            .map(|(name, node)| (*node, name.clone()))
-            .collect();
+        let brokers = brokers_with_racks(spec, scenario, node_ids);
+        let names = node_names(node_ids);
         KafkaController {
             metadata: ClusterMetadata::new(spec, &brokers),
             session_timeout: SimDuration::from_millis(spec.broker_session_timeout_ms),
@@ -337,94 +538,14 @@ impl KafkaController {
         }
     }
 
-    fn name(&self, node: NodeId) -> &str {
-        self.names.get(&node).map_or("?", String::as_str)
-    }
-
-    fn names(&self, nodes: &[NodeId]) -> String {
-        let names: Vec<&str> = nodes.iter().map(|node| self.name(*node)).collect();
-        format!("[{}]", names.join(","))
-    }
-
     fn liveness_check_interval(&self) -> SimDuration {
-        SimDuration::from_micros((self.session_timeout.as_micros() / 20).max(10_000))
-    }
-
-    /// Tells every replica of the changed partitions, one message per broker.
-    fn push_states(&self, ctx: &mut Context<'_>, indexes: &[usize]) {
-        let mut per_broker: BTreeMap<NodeId, Vec<KafkaPartitionState>> = BTreeMap::new();
-        for index in indexes {
-            let state = self.metadata.partition(*index);
-            for replica in &state.replicas {
-                per_broker.entry(*replica).or_default().push(state.clone());
-            }
-        }
-        for (broker, partitions) in per_broker {
-            let size = 64 + 48 * partitions.len() as u32;
-            ctx.send(broker, Payload::KafkaLeaderAndIsr { partitions }, size);
-        }
+        liveness_check_interval(self.session_timeout)
     }
 
     fn announce(&mut self, ctx: &mut Context<'_>, changes: &[PartitionChange]) {
-        for change in changes {
-            let state = self.metadata.partition(change.index).clone();
-            if change.leader_changed {
-                self.elections_total += 1;
-                match state.leader {
-                    Some(leader) if change.unclean => {
-                        self.unclean_elections_total += 1;
-                        ctx.state(format!(
-                            "UNCLEAN election: {} leads {}-{} epoch={} from outside the ISR; records only the old ISR had are lost",
-                            self.name(leader),
-                            state.topic,
-                            state.partition,
-                            state.leader_epoch
-                        ));
-                    }
-                    Some(leader) => ctx.state(format!(
-                        "elected {} leader of {}-{} epoch={} isr={}",
-                        self.name(leader),
-                        state.topic,
-                        state.partition,
-                        state.leader_epoch,
-                        self.names(&state.isr)
-                    )),
-                    None => ctx.state(format!(
-                        "{}-{} OFFLINE epoch={}: no live ISR member (isr={}) and unclean election disabled",
-                        state.topic,
-                        state.partition,
-                        state.leader_epoch,
-                        self.names(&state.isr)
-                    )),
-                }
-                ctx.fact(Fact::KafkaLeader {
-                    topic: state.topic.clone(),
-                    partition: state.partition,
-                    leader: state.leader,
-                    leader_epoch: state.leader_epoch,
-                    isr: state.isr.clone(),
-                    unclean: change.unclean,
-                });
-            } else {
-                ctx.state(format!(
-                    "isr {}-{} = {} pe={}",
-                    state.topic,
-                    state.partition,
-                    self.names(&state.isr),
-                    state.partition_epoch
-                ));
-            }
-        }
-        let indexes: Vec<usize> = changes.iter().map(|change| change.index).collect();
-        self.push_states(ctx, &indexes);
-    }
-
-    fn states_hosted_by(&self, broker: NodeId) -> Vec<KafkaPartitionState> {
-        (0..self.metadata.partition_count())
-            .map(|index| self.metadata.partition(index))
-            .filter(|state| state.replicas.contains(&broker))
-            .cloned()
-            .collect()
+        let (elections, unclean) = announce_changes(ctx, &self.metadata, &self.names, changes);
+        self.elections_total += elections;
+        self.unclean_elections_total += unclean;
     }
 
     fn arm_liveness(&self, ctx: &mut Context<'_>) {
@@ -446,20 +567,10 @@ impl Component for KafkaController {
         }
         if now == SimTime::ZERO {
             // Initial assignment: announce every partition's first leader.
-            for index in 0..self.metadata.partition_count() {
-                let state = self.metadata.partition(index).clone();
-                ctx.fact(Fact::KafkaLeader {
-                    topic: state.topic.clone(),
-                    partition: state.partition,
-                    leader: state.leader,
-                    leader_epoch: state.leader_epoch,
-                    isr: state.isr.clone(),
-                    unclean: false,
-                });
-            }
+            announce_initial_leaders(ctx, &self.metadata);
         }
         let all: Vec<usize> = (0..self.metadata.partition_count()).collect();
-        self.push_states(ctx, &all);
+        push_states(ctx, &self.metadata, &all);
         self.arm_liveness(ctx);
     }
 
@@ -472,44 +583,24 @@ impl Component for KafkaController {
                 }
                 self.last_heartbeat.insert(broker, ctx.now());
                 if !self.metadata.is_alive(broker) {
-                    ctx.state(format!("unfenced {}: heartbeat again", self.name(broker)));
+                    ctx.state(format!(
+                        "unfenced {}: heartbeat again",
+                        name_of(&self.names, broker)
+                    ));
                     let changes = self
                         .metadata
                         .apply(ControllerCommand::UnfenceBroker(broker));
                     self.announce(ctx, &changes);
                 }
-                let partitions = self.states_hosted_by(broker);
+                let partitions = self.metadata.states_hosted_by(broker);
                 let size = 64 + 48 * partitions.len() as u32;
                 ctx.send(broker, Payload::KafkaLeaderAndIsr { partitions }, size);
             }
             Payload::KafkaMetadataRequest { topic } => {
-                let partitions: Vec<KafkaPartitionState> = (0..self.metadata.partition_count())
-                    .map(|index| self.metadata.partition(index))
-                    .filter(|state| &state.topic == topic)
-                    .cloned()
-                    .collect();
-                let size = 64 + 48 * partitions.len() as u32;
-                ctx.send(
-                    envelope.from,
-                    Payload::KafkaMetadataResponse {
-                        topic: topic.clone(),
-                        partitions,
-                    },
-                    size,
-                );
+                answer_metadata_request(ctx, &self.metadata, envelope.from, topic);
             }
             Payload::KafkaFindCoordinator { group } => {
-                let brokers = self.metadata.brokers.clone();
-                let coordinator =
-                    coordinator_for_group(group, &brokers, |broker| self.metadata.is_alive(broker));
-                ctx.send(
-                    envelope.from,
-                    Payload::KafkaFindCoordinatorResponse {
-                        group: group.clone(),
-                        coordinator,
-                    },
-                    48,
-                );
+                answer_find_coordinator(ctx, &self.metadata, envelope.from, group);
             }
             Payload::KafkaAlterPartition {
                 topic,
@@ -563,7 +654,7 @@ impl Component for KafkaController {
             self.fenced_total += 1;
             ctx.state(format!(
                 "fenced {}: no heartbeat for {} ms",
-                self.name(broker),
+                name_of(&self.names, broker),
                 self.session_timeout.as_micros() / 1_000
             ));
             let changes = self.metadata.apply(ControllerCommand::FenceBroker(broker));
@@ -639,6 +730,10 @@ mod tests {
                 delete_retention_ms: 86_400_000,
             }],
             broker_session_timeout_ms: 6_000,
+            mode: crate::scenario::KafkaControllerMode::StandIn,
+            quorum_voters: vec![],
+            quorum_election_timeout_ms: 1_000,
+            quorum_heartbeat_interval_ms: 250,
         }
     }
 

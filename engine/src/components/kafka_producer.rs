@@ -76,6 +76,8 @@ struct InFlight {
 pub struct KafkaProducer {
     spec: KafkaProducerSpec,
     controller: Option<NodeId>,
+    /// The controllers metadata requests go to (KRaft voters fail over).
+    controller_channel: crate::components::kafka_kraft::ControllerChannel,
     /// Stand-in for InitProducerId: fixed per node; the epoch is bumped on
     /// restart and whenever a batch is given up (KIP-360) so sequences restart.
     producer_id: u64,
@@ -144,6 +146,13 @@ impl KafkaProducer {
         KafkaProducer {
             spec: spec.clone(),
             controller: node_ids.get(&spec.controller).copied(),
+            controller_channel: crate::components::kafka_kraft::ControllerChannel::new(
+                node_ids
+                    .get(&spec.controller)
+                    .copied()
+                    .into_iter()
+                    .collect(),
+            ),
             producer_id: index as u64 + 1,
             producer_epoch: 0,
             leaders: Vec::new(),
@@ -175,6 +184,15 @@ impl KafkaProducer {
         }
     }
 
+    /// The controllers to ask, the named one first (KRaft: every voter).
+    pub fn with_controller_quorum(mut self, quorum: Vec<NodeId>) -> KafkaProducer {
+        if !quorum.is_empty() {
+            self.controller_channel =
+                crate::components::kafka_kraft::ControllerChannel::new(quorum);
+        }
+        self
+    }
+
     /// Asks the controller for leaders, at most once per `retry_backoff_ms`
     /// (Kafka's metadata refresh backoff). A timer then pumps again, so
     /// records waiting on an unknown leader are retried without a storm of
@@ -191,6 +209,7 @@ impl KafkaProducer {
             .is_none_or(|at| now.since(at) >= backoff);
         if due {
             self.last_metadata_request = Some(now);
+            let controller = self.controller_channel.next_target().unwrap_or(controller);
             ctx.send(
                 controller,
                 Payload::KafkaMetadataRequest {
@@ -666,6 +685,7 @@ impl Component for KafkaProducer {
     fn on_message(&mut self, ctx: &mut Context<'_>, envelope: &Envelope) {
         match &envelope.payload {
             Payload::KafkaMetadataResponse { topic, partitions } if *topic == self.spec.topic => {
+                self.controller_channel.answered();
                 let count = partitions
                     .iter()
                     .map(|state| state.partition + 1)

@@ -14,6 +14,7 @@ pub mod kafka_broker;
 pub mod kafka_consumer;
 pub mod kafka_controller;
 pub mod kafka_group_coordinator;
+pub mod kafka_kraft;
 pub mod kafka_log_cleaner;
 pub mod kafka_partitioner;
 pub mod kafka_producer;
@@ -62,9 +63,14 @@ pub fn build_component(
             node_ids,
         )),
         ComponentSpec::Sink(spec) => Box::new(sink::Sink::new(spec.clone(), node_ids)),
-        ComponentSpec::KafkaController(spec) => Box::new(kafka_controller::KafkaController::new(
-            spec, scenario, node_ids,
-        )),
+        ComponentSpec::KafkaController(spec) => match spec.mode {
+            crate::scenario::KafkaControllerMode::StandIn => Box::new(
+                kafka_controller::KafkaController::new(spec, scenario, node_ids),
+            ),
+            crate::scenario::KafkaControllerMode::Kraft => Box::new(
+                kafka_kraft::KraftController::new(spec, scenario, NodeId(index as u32), node_ids),
+            ),
+        },
         ComponentSpec::KafkaBroker(spec) => {
             // A broker's controller is the one that lists it.
             let controller = scenario
@@ -79,23 +85,30 @@ pub fn build_component(
                             node_ids.get(&other.id).copied(),
                             controller.broker_session_timeout_ms,
                             controller.topics.as_slice(),
+                            kafka_kraft::controller_quorum(scenario, &other.id, node_ids),
                         ))
                     }
                     _ => None,
                 });
-            let (controller, session_timeout_ms, topics) = controller.unwrap_or((None, 6_000, &[]));
-            Box::new(kafka_broker::KafkaBroker::new(
-                spec,
-                controller,
-                session_timeout_ms,
-                node_ids,
-                kafka_group_coordinator::peer_brokers(scenario, &node.id, node_ids),
-                topics,
-            ))
+            let (controller, session_timeout_ms, topics, quorum) =
+                controller.unwrap_or((None, 6_000, &[], Vec::new()));
+            Box::new(
+                kafka_broker::KafkaBroker::new(
+                    spec,
+                    controller,
+                    session_timeout_ms,
+                    node_ids,
+                    kafka_group_coordinator::peer_brokers(scenario, &node.id, node_ids),
+                    topics,
+                )
+                .with_controller_quorum(quorum),
+            )
         }
-        ComponentSpec::KafkaProducer(spec) => {
-            Box::new(kafka_producer::KafkaProducer::new(spec, index, node_ids))
-        }
+        ComponentSpec::KafkaProducer(spec) => Box::new(
+            kafka_producer::KafkaProducer::new(spec, index, node_ids).with_controller_quorum(
+                kafka_kraft::controller_quorum(scenario, &spec.controller, node_ids),
+            ),
+        ),
         ComponentSpec::RaftNode(spec) => Box::new(raft_node::RaftNode::new(
             spec,
             NodeId(index as u32),
@@ -127,9 +140,11 @@ pub fn build_component(
             rabbit_heartbeat_timeout_ms(scenario, &spec.broker),
             node_ids,
         )),
-        ComponentSpec::KafkaConsumer(spec) => {
-            Box::new(kafka_consumer::KafkaConsumer::new(spec, node_ids))
-        }
+        ComponentSpec::KafkaConsumer(spec) => Box::new(
+            kafka_consumer::KafkaConsumer::new(spec, node_ids).with_controller_quorum(
+                kafka_kraft::controller_quorum(scenario, &spec.controller, node_ids),
+            ),
+        ),
         ComponentSpec::CoordServer(spec) => Box::new(coord_server::CoordServer::new(
             spec,
             NodeId(index as u32),

@@ -799,7 +799,7 @@ impl<C: RaftData, S: RaftData> RaftCore<C, S> {
             self.durable.term = term;
             self.durable.voted_for = None;
         }
-        let was_follower = self.role == RaftRole::Follower;
+        let was_leader = self.role == RaftRole::Leader;
         self.role = RaftRole::Follower;
         self.leader = leader;
         self.votes.clear();
@@ -807,7 +807,14 @@ impl<C: RaftData, S: RaftData> RaftCore<C, S> {
         if changed {
             self.announce_role(out);
         }
-        if !was_follower {
+        // Figure 3.1: the election timer restarts only on a current leader's
+        // AppendEntries, a granted vote, or a new candidacy. A candidate that
+        // merely learns of a higher term keeps its deadline (as LogCabin's
+        // `stepDown` does); only a former leader, which has no election timer
+        // armed, needs a fresh one. Restarting it here gave every candidate
+        // that saw a rival's request a new full timeout, which re-synchronised
+        // the servers after each split vote (row F3).
+        if was_leader {
             self.reset_election_timer(env, out);
         }
     }

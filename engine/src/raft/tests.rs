@@ -316,3 +316,81 @@ fn pre_vote_keeps_a_rejoining_server_from_deposing_a_healthy_leader() {
         );
     }
 }
+
+/// Figure 3.1's timer rule (row F3): a candidate that learns of a higher term
+/// without granting its vote keeps its election deadline; only a granted vote,
+/// a current leader's AppendEntries or a new candidacy restart it.
+#[test]
+fn a_candidate_that_steps_down_on_a_higher_term_keeps_its_election_deadline() {
+    let members = vec![NodeId(0), NodeId(1), NodeId(2)];
+    let mut core = Core::new(RaftConfig::default(), NodeId(0), members);
+    let mut rng = SimRng::for_stream(7, 0);
+    let mut out = Vec::new();
+    core.start(
+        &mut RaftEnv {
+            now: SimTime::ZERO,
+            rng: &mut rng,
+        },
+        &mut out,
+    );
+    let now = SimTime::from_millis(400);
+    out.clear();
+    core.handle_timer(
+        &mut RaftEnv { now, rng: &mut rng },
+        RaftTimer::Election,
+        &mut out,
+    );
+    assert_eq!(core.role(), RaftRole::Candidate);
+    let deadline = core.election_deadline;
+    let later = SimTime::from_millis(410);
+    let timer_restarts = |out: &[Action]| {
+        out.iter()
+            .filter(|action| {
+                matches!(
+                    action,
+                    RaftAction::SetTimer {
+                        timer: RaftTimer::Election,
+                        ..
+                    }
+                )
+            })
+            .count()
+    };
+    // A rival's denial carrying a higher term: step down, same deadline.
+    out.clear();
+    core.handle_message(
+        &mut RaftEnv {
+            now: later,
+            rng: &mut rng,
+        },
+        NodeId(1),
+        RaftMessage::RequestVoteResponse {
+            term: 7,
+            granted: false,
+            pre_vote: false,
+        },
+        &mut out,
+    );
+    assert_eq!(core.role(), RaftRole::Follower);
+    assert_eq!(core.term(), 7);
+    assert_eq!(timer_restarts(&out), 0, "{out:?}");
+    assert_eq!(core.election_deadline, deadline);
+    // Granting a vote does restart it.
+    out.clear();
+    core.handle_message(
+        &mut RaftEnv {
+            now: later,
+            rng: &mut rng,
+        },
+        NodeId(2),
+        RaftMessage::RequestVote {
+            term: 8,
+            last_log_index: 0,
+            last_log_term: 0,
+            pre_vote: false,
+        },
+        &mut out,
+    );
+    assert_eq!(core.voted_for(), Some(NodeId(2)));
+    assert_eq!(timer_restarts(&out), 1, "{out:?}");
+}

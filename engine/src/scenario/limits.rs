@@ -197,3 +197,7 @@ pub const MAX_DB_VALUE_SIZE_BYTES: u32 = 16 * 1024 * 1024;
 /// Outbox rows an `outbox_service` keeps (and its relay batch): the outbox
 /// lives in the component's memory, and a relay scans it on every poll.
 pub const MAX_OUTBOX_ROWS: u32 = 100_000;
+
+/// Voters of one KRaft controller quorum. Kafka recommends 3 or 5; more only
+/// slows every commit.
+pub const MAX_KRAFT_VOTERS: usize = 9;

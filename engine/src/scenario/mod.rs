@@ -24,6 +24,7 @@ mod validate_coord;
 mod validate_database;
 mod validate_kafka_compaction;
 mod validate_kafka_consumer;
+mod validate_kafka_kraft;
 mod validate_rabbit;
 pub mod validate_services;
 mod validate_txn;
@@ -294,10 +295,53 @@ pub struct KafkaControllerSpec {
     /// 6000 keeps lessons short.
     #[serde(default = "default_broker_session_timeout_ms")]
     pub broker_session_timeout_ms: u64,
+    /// `stand_in` (default): this node alone decides and applies each
+    /// decision at once, a deterministic stand-in for the controller quorum.
+    /// `kraft`: this node is one voter of a KRaft controller quorum
+    /// (`quorum_voters`): the voters elect an active controller with Raft and
+    /// every decision (fencing, partition leaders, ISR changes) is a record of
+    /// the replicated metadata log, applied when committed.
+    #[serde(default)]
+    pub mode: KafkaControllerMode,
+    /// KRaft only (`controller.quorum.voters`): the `kafka_controller` nodes of
+    /// the quorum, this one included. Every voter lists the same voters,
+    /// brokers, topics and timeouts. Brokers, producers and consumers that
+    /// name one voter fail over to the others when it stops answering.
+    #[serde(default)]
+    pub quorum_voters: Vec<String>,
+    /// KRaft `controller.quorum.election.timeout.ms`: a voter that hears no
+    /// active controller for a timeout drawn uniformly from [this, 2 × this]
+    /// campaigns (with pre-vote, KIP-996). Kafka's default is 1000.
+    #[serde(default = "default_quorum_election_timeout_ms")]
+    pub quorum_election_timeout_ms: u64,
+    /// KRaft: how often the active controller sends the metadata log (or an
+    /// empty heartbeat) to the other voters. Kafka's voters fetch instead; a
+    /// fetch every this many ms is the same traffic. Below the election timeout.
+    #[serde(default = "default_quorum_heartbeat_interval_ms")]
+    pub quorum_heartbeat_interval_ms: u64,
 }
 
 fn default_broker_session_timeout_ms() -> u64 {
     6_000
+}
+
+fn default_quorum_election_timeout_ms() -> u64 {
+    1_000
+}
+
+fn default_quorum_heartbeat_interval_ms() -> u64 {
+    250
+}
+
+/// Who makes the Kafka controller's decisions.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum KafkaControllerMode {
+    /// One node decides alone (deterministic stand-in for the quorum).
+    #[default]
+    StandIn,
+    /// A Raft quorum of `quorum_voters` replicates the metadata log.
+    Kraft,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -315,6 +315,7 @@ impl<'a> Validator<'a> {
             &format!("{properties}.broker_session_timeout_ms"),
             spec.broker_session_timeout_ms,
         );
+        super::validate_kafka_kraft::properties(self.problems, properties, spec);
         if spec.topics.is_empty() || spec.topics.len() > MAX_KAFKA_TOPICS {
             self.problems.push(
                 format!("{properties}.topics"),
@@ -531,12 +532,15 @@ impl<'a> Validator<'a> {
                             format!("{broker:?} is already listed at brokers[{first}]"),
                         );
                     }
-                    // A broker answers to one controller.
+                    // A broker answers to one controller (or one KRaft quorum).
                     let other_controller =
                         self.scenario.topology.nodes[..index].iter().find(|other| {
                             match &other.spec {
                                 ComponentSpec::KafkaController(other_spec) => {
                                     other_spec.brokers.contains(broker)
+                                        && !super::validate_kafka_kraft::same_quorum(
+                                            spec, &other.id,
+                                        )
                                 }
                                 _ => false,
                             }
@@ -547,6 +551,27 @@ impl<'a> Validator<'a> {
                             format!("{broker:?} already belongs to controller {:?}", other.id),
                         );
                     }
+                }
+                if spec.mode == KafkaControllerMode::Kraft {
+                    let voters: Vec<Option<usize>> = spec
+                        .quorum_voters
+                        .iter()
+                        .enumerate()
+                        .map(|(position, voter)| {
+                            self.node_reference_of_kind(
+                                &format!("{path}.quorum_voters[{position}]"),
+                                voter,
+                                "kafka_controller",
+                            )
+                        })
+                        .collect();
+                    super::validate_kafka_kraft::references(
+                        self.problems,
+                        self.scenario,
+                        index,
+                        spec,
+                        &voters,
+                    );
                 }
             }
             ComponentSpec::KafkaConsumer(spec) => {
