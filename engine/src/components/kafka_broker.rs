@@ -417,6 +417,7 @@ impl Replica {
     }
 }
 
+#[derive(Clone)]
 pub struct KafkaBroker {
     spec: KafkaBrokerSpec,
     /// Topic configurations (static cluster metadata every broker holds).
@@ -1377,6 +1378,7 @@ impl KafkaBroker {
     }
 }
 
+#[derive(Clone)]
 enum ProduceOutcome {
     Respond {
         offset: u64,

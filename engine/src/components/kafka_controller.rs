@@ -289,6 +289,7 @@ fn choose_leader(
     (None, false)
 }
 
+#[derive(Clone)]
 pub struct KafkaController {
     metadata: ClusterMetadata,
     session_timeout: SimDuration,

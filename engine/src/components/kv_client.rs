@@ -51,6 +51,7 @@ pub struct DatabaseRoute {
 }
 
 /// Maps keys to shards.
+#[derive(Clone)]
 pub struct ShardRouter {
     strategy: ShardingStrategy,
     shards: usize,
@@ -102,6 +103,7 @@ impl ShardRouter {
     }
 }
 
+#[derive(Clone)]
 struct Outstanding {
     process: u32,
     operation: DbOperation,
@@ -113,6 +115,7 @@ struct Outstanding {
 /// A write this client saw acknowledged: value, invoked, completed.
 type KnownWrite = (u64, SimTime, SimTime);
 
+#[derive(Clone)]
 pub struct KvClient {
     spec: KvClientSpec,
     databases: Vec<DatabaseRoute>,
