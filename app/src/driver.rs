@@ -22,6 +22,7 @@ use faultline_app::engine_host::{
     AdvanceOutcome, EVENT_LOG_LINES, EngineReport, FromEngine, ToEngine, advance_within_budget,
     inject_and_record, seek_within_budget, sim_advance_for,
 };
+use faultline_engine::checkpoint::SeekCheckpoints;
 use faultline_engine::live::{
     InFlightMessages, MAX_IN_FLIGHT_MESSAGES_SHOWN, TimelineMark, TimelineMarkKind,
 };
@@ -148,6 +149,8 @@ struct Runtime {
     scenario: Option<Scenario>,
     /// The engine, when it runs on the page.
     page_simulator: Option<Simulator>,
+    /// Copies of the page engine's run, for seeking back (see `SeekCheckpoints`).
+    page_checkpoints: SeekCheckpoints,
     /// The engine worker, while it is in use.
     worker: Option<WorkerLink>,
     location: EngineLocation,
@@ -234,6 +237,7 @@ impl SimDriver {
         let runtime = StoredValue::new_local(Runtime {
             scenario: None,
             page_simulator: None,
+            page_checkpoints: SeekCheckpoints::default(),
             worker: None,
             location: EngineLocation::Page,
             watchdog_ms: DEFAULT_WATCHDOG_MS,
@@ -369,6 +373,7 @@ impl SimDriver {
             runtime.seek_target_us = None;
             runtime.mark_run = None;
             runtime.known_marks.clear();
+            runtime.page_checkpoints.clear();
             runtime.scenario = Some(scenario.clone());
             runtime.known_now_us = snapshot.now_us;
             runtime.known_finished = snapshot.finished.is_some();
@@ -481,6 +486,8 @@ impl SimDriver {
             else {
                 return Err("no run is loaded".to_string());
             };
+            // The copies' event queues do not hold the new fault.
+            runtime.page_checkpoints.clear();
             let recorded = inject_and_record(simulator, scenario, action)?;
             let mut publication = runtime.page_publication();
             publication.recorded_fault = Some(recorded);
@@ -645,6 +652,7 @@ impl SimDriver {
             }
             runtime.location = EngineLocation::Page;
             runtime.playing = false;
+            runtime.page_checkpoints.clear();
             runtime.page_simulator = runtime
                 .scenario
                 .as_ref()
@@ -836,6 +844,7 @@ impl Runtime {
         let target = simulator.now().plus(advance);
         let outcome = advance_within_budget(
             simulator,
+            &mut self.page_checkpoints,
             target,
             PAGE_EVENT_BUDGET_PER_FRAME,
             PAGE_WORK_BUDGET_PER_FRAME_MS,
@@ -924,6 +933,7 @@ impl Runtime {
             seek_within_budget(
                 simulator,
                 scenario,
+                &mut self.page_checkpoints,
                 SimTime(target_us),
                 PAGE_EVENT_BUDGET_PER_FRAME,
                 PAGE_WORK_BUDGET_PER_FRAME_MS,

@@ -6,6 +6,7 @@
 //! tagged and optional fields) that non-self-describing formats reject; a
 //! frame's snapshot is a few kilobytes, which JSON handles well within a frame.
 
+use faultline_engine::checkpoint::SeekCheckpoints;
 use faultline_engine::live::{
     InFlightMessages, MAX_IN_FLIGHT_MESSAGES_SHOWN, TimelineMark, TimelineMarkKind,
 };
@@ -122,9 +123,11 @@ pub struct AdvanceOutcome {
 
 /// Runs `simulator` towards `target` in chunks, stopping at the target, at
 /// the end of the run, after `max_events`, or once `budget_ms` of wall time
-/// (read through `wall_clock_ms`, the host's only clock) has gone.
+/// (read through `wall_clock_ms`, the host's only clock) has gone. After each
+/// chunk `checkpoints` may copy the run (for seeking back).
 pub fn advance_within_budget(
     simulator: &mut Simulator,
+    checkpoints: &mut SeekCheckpoints,
     target: SimTime,
     max_events: u64,
     budget_ms: f64,
@@ -137,6 +140,7 @@ pub fn advance_within_budget(
     loop {
         let chunk = EVENTS_PER_CHUNK.min(max_events - events_processed);
         let progress = simulator.advance(target, chunk);
+        checkpoints.observe(simulator);
         events_processed += progress.events_processed;
         if progress.finished.is_some() || progress.now >= target {
             break;
@@ -161,6 +165,9 @@ pub struct EngineHost {
     /// The run's scenario with every recorded live fault appended to its
     /// timeline: what a seek re-runs from t = 0.
     scenario: Option<Scenario>,
+    /// Copies of this run taken as it advanced: a seek back restarts from
+    /// the latest one at or before its target.
+    checkpoints: SeekCheckpoints,
 }
 
 impl EngineHost {
@@ -173,6 +180,7 @@ impl EngineHost {
                 Ok(simulator) => {
                     self.simulator = Some(simulator);
                     self.scenario = Some(*scenario);
+                    self.checkpoints.clear();
                     self.report(request_id, AdvanceOutcome::idle(), true)
                 }
                 Err(problems) => FromEngine::Rejected {
@@ -192,6 +200,7 @@ impl EngineHost {
                 };
                 let outcome = advance_within_budget(
                     simulator,
+                    &mut self.checkpoints,
                     SimTime(target_us),
                     max_events,
                     budget_ms,
@@ -221,6 +230,8 @@ impl EngineHost {
                 else {
                     return no_run(request_id);
                 };
+                // The copies' event queues do not hold the new fault.
+                self.checkpoints.clear();
                 match inject_and_record(simulator, scenario, action) {
                     Ok(recorded) => match self.report(request_id, AdvanceOutcome::idle(), true) {
                         FromEngine::Report(mut report) => {
@@ -249,6 +260,7 @@ impl EngineHost {
                 let outcome = seek_within_budget(
                     simulator,
                     scenario,
+                    &mut self.checkpoints,
                     SimTime(target_us),
                     max_events,
                     budget_ms,
@@ -329,23 +341,35 @@ pub fn inject_and_record(
     Ok(recorded)
 }
 
-/// One budgeted piece of a seek: a target in the past first rebuilds the run
-/// from `scenario` at t = 0 (deterministic, so the same states come back),
-/// then the run advances towards the target as `advance_within_budget` does.
+/// One budgeted piece of a seek: a target in the past first restores the
+/// latest checkpoint at or before it, or rebuilds the run from `scenario` at
+/// t = 0 when there is none (deterministic either way, so the same states
+/// come back), then the run advances towards the target as
+/// `advance_within_budget` does.
 pub fn seek_within_budget(
     simulator: &mut Simulator,
     scenario: &Scenario,
+    checkpoints: &mut SeekCheckpoints,
     target: SimTime,
     max_events: u64,
     budget_ms: f64,
     wall_clock_ms: impl Fn() -> f64,
 ) -> AdvanceOutcome {
-    if target < simulator.now()
-        && let Ok(fresh) = Simulator::new(scenario)
-    {
-        *simulator = fresh;
+    if target < simulator.now() {
+        if let Some(restored) = checkpoints.restore_at_or_before(target) {
+            *simulator = restored;
+        } else if let Ok(fresh) = Simulator::new(scenario) {
+            *simulator = fresh;
+        }
     }
-    advance_within_budget(simulator, target, max_events, budget_ms, wall_clock_ms)
+    advance_within_budget(
+        simulator,
+        checkpoints,
+        target,
+        max_events,
+        budget_ms,
+        wall_clock_ms,
+    )
 }
 
 impl AdvanceOutcome {

@@ -185,8 +185,9 @@ pub struct ComponentView {
 }
 
 /// A simulated component. Handlers must be deterministic functions of their
-/// inputs, their own state and `ctx.rng()`.
-pub trait Component {
+/// inputs, their own state and `ctx.rng()`. Cloneable (all state is plain
+/// data), so a whole run can be checkpointed for seeking.
+pub trait Component: dyn_clone::DynClone {
     fn on_start(&mut self, ctx: &mut Context<'_>);
     fn on_message(&mut self, ctx: &mut Context<'_>, envelope: &Envelope);
     fn on_timer(&mut self, ctx: &mut Context<'_>, tag: TimerTag);
@@ -206,3 +207,5 @@ pub trait Component {
     /// Summary metrics for the run report, by name (e.g. `mean_wait_ms`).
     fn summary(&self, now: SimTime) -> Vec<(&'static str, f64)>;
 }
+
+dyn_clone::clone_trait_object!(Component);

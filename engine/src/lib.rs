@@ -6,6 +6,7 @@
 //! same trace digest on every platform (see ARCHITECTURE.md, "Determinism").
 
 pub mod checkers;
+pub mod checkpoint;
 pub mod component;
 pub mod components;
 pub mod distribution;

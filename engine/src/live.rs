@@ -38,6 +38,25 @@ pub struct NodeLiveStatus {
     /// The least healthy circuit breaker among the node's dependencies.
     #[serde(default)]
     pub circuit_breaker: Option<BreakerBadge>,
+    /// A leader/follower database replica's role and epoch (`kv_database`).
+    #[serde(default)]
+    pub database_role: Option<DatabaseRole>,
+    /// Transactions (`txn_coordinator`) or sagas (`saga_orchestrator`) begun
+    /// and not yet finished.
+    #[serde(default)]
+    pub in_flight_transactions: Option<u32>,
+    /// Cache hits per hundred lookups since the start (`cache`); absent
+    /// before the first lookup.
+    #[serde(default)]
+    pub cache_hit_percent: Option<u8>,
+}
+
+/// The role of a leader/follower database replica, as Redis reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatabaseRole {
+    pub primary: bool,
+    /// The replication epoch the replica is in (bumped by each failover).
+    pub epoch: u64,
 }
 
 /// A leader role held by the node.
@@ -57,6 +76,8 @@ pub enum LeadershipKind {
     KafkaPartition,
     /// Leader of a Raft group.
     Raft,
+    /// Primary of a leader/follower database (term = its epoch).
+    DatabasePrimary,
 }
 
 /// An ISR size against the replica count, e.g. 1 of 3.

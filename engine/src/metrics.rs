@@ -48,6 +48,7 @@ pub struct LinkSample {
     pub dropped_per_s: f64,
 }
 
+#[derive(Clone)]
 pub struct NodeMetrics {
     interval_completed: u64,
     interval_errors: u64,
@@ -104,7 +105,7 @@ impl NodeMetrics {
     }
 }
 
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct LinkMetrics {
     interval_sent: u64,
     interval_delivered: u64,
@@ -137,6 +138,7 @@ fn push_bounded<T>(series: &mut VecDeque<T>, sample: T) {
     series.push_back(sample);
 }
 
+#[derive(Clone)]
 pub struct Metrics {
     pub nodes: Vec<NodeMetrics>,
     pub links: Vec<LinkMetrics>,

@@ -14,6 +14,7 @@ use crate::trace::DropReason;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// A declared link at run time.
+#[derive(Clone)]
 pub struct LinkRuntime {
     pub a: NodeId,
     pub b: NodeId,
@@ -22,7 +23,7 @@ pub struct LinkRuntime {
     rng: SimRng,
 }
 
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct DirectionState {
     /// Latest scheduled delivery; FIFO messages are not delivered before it.
     last_delivery: SimTime,
@@ -33,7 +34,7 @@ struct DirectionState {
 }
 
 /// Where a sent message goes.
-#[derive(Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Route {
     Dropped(DropReason),
     Held,
@@ -43,6 +44,7 @@ pub enum Route {
     },
 }
 
+#[derive(Clone)]
 pub struct Network {
     links: Vec<LinkRuntime>,
     /// Unordered node pair → link index.

@@ -145,6 +145,7 @@ impl NodeClock {
     }
 }
 
+#[derive(Clone)]
 struct NodeRuntime {
     name: String,
     kind: &'static str,
@@ -205,6 +206,7 @@ pub struct Snapshot {
     pub digest: String,
 }
 
+#[derive(Clone)]
 pub struct Simulator {
     scenario: Scenario,
     seed: u64,

@@ -683,9 +683,11 @@ impl TraceEvent {
                         "cleaned {topic}-{partition} up to offset {cleaned_up_to}: removed {superseded} superseded record(s) and {expired_tombstones} expired tombstone(s) in {} range(s)",
                         removed.len()
                     ),
-                    Fact::Coord(fact) => write!(line, "{fact}"),
-                    Fact::Txn(fact) => write!(line, "{fact}"),
-                    Fact::Db(fact) => write!(line, "{fact}"),
+                    // Named like the kernel's facts above (their own
+                    // `Display` can only say `n{index}`).
+                    Fact::Coord(fact) => fact.write_named(&mut line, &name),
+                    Fact::Txn(fact) => fact.write_named(&mut line, &name),
+                    Fact::Db(fact) => fact.write_named(&mut line, &name),
                 }
             }
         };
@@ -734,6 +736,7 @@ impl TraceEvent {
 }
 
 /// Digest, bounded recent history, and an optional full record.
+#[derive(Clone)]
 pub struct TraceLog {
     hasher: Xxh3,
     encoded: Vec<u8>,

@@ -184,3 +184,138 @@ fn in_flight_messages_are_listed_oldest_first_and_the_rest_only_counted() {
     let oldest = everything.shown.iter().map(|message| message.id).min();
     assert_eq!(Some(capped.shown[0].id), oldest);
 }
+
+fn example(text: &str) -> Scenario {
+    parse_scenario(text).expect("valid example")
+}
+
+#[test]
+fn a_coordination_server_leader_wears_the_crown_with_its_term() {
+    let scenario = example(include_str!(
+        "../../public/scenarios/zookeeper-leader-election.json"
+    ));
+    let mut simulator = Simulator::new(&scenario).expect("valid");
+    simulator.run_until(SimTime::from_millis(3_000));
+    let snapshot = simulator.snapshot();
+    let servers: Vec<String> = crowned(&snapshot)
+        .into_iter()
+        .filter(|id| id.starts_with('z'))
+        .collect();
+    assert_eq!(
+        servers.len(),
+        1,
+        "one leader among z1..z5, seed {}",
+        snapshot.seed
+    );
+    let leadership = node(&snapshot, &servers[0]).live.leadership.expect("crown");
+    assert_eq!(leadership.kind, LeadershipKind::Raft);
+    assert!(leadership.term >= 1, "seed {}", snapshot.seed);
+}
+
+#[test]
+fn a_database_primary_wears_the_crown_and_every_replica_says_its_role() {
+    let scenario = example(include_str!(
+        "../../public/scenarios/redis-sentinel-async-failover.json"
+    ));
+    let mut simulator = Simulator::new(&scenario).expect("valid");
+    simulator.run_until(SimTime::from_millis(1_000));
+    let snapshot = simulator.snapshot();
+    let roles: Vec<_> = ["n1", "n2", "n3", "n4", "n5"]
+        .iter()
+        .map(|id| node(&snapshot, id).live.database_role.expect("role badge"))
+        .collect();
+    assert_eq!(
+        roles.iter().filter(|role| role.primary).count(),
+        1,
+        "one primary, seed {}: {roles:?}",
+        snapshot.seed
+    );
+    let primary = crowned(&snapshot);
+    assert_eq!(primary.len(), 1, "seed {}", snapshot.seed);
+    assert_eq!(
+        node(&snapshot, &primary[0]).live.leadership.map(|l| l.kind),
+        Some(LeadershipKind::DatabasePrimary)
+    );
+}
+
+#[test]
+fn coordinators_and_orchestrators_count_what_is_in_flight_and_caches_their_hits() {
+    for (text, id) in [
+        (
+            include_str!("../../public/scenarios/2pc-coordinator-crash-blocks.json"),
+            "coordinator",
+        ),
+        (
+            include_str!("../../public/scenarios/saga-orchestrated-order.json"),
+            "orchestrator",
+        ),
+    ] {
+        let scenario = example(text);
+        let mut simulator = Simulator::new(&scenario).expect("valid");
+        // Transactions last milliseconds: look after every event.
+        let mut most_in_flight = 0;
+        for _ in 0..20_000 {
+            simulator.step();
+            let in_flight = node(&simulator.snapshot(), id)
+                .live
+                .in_flight_transactions
+                .expect("in-flight badge");
+            most_in_flight = most_in_flight.max(in_flight);
+            if most_in_flight > 0 {
+                break;
+            }
+        }
+        assert!(
+            most_in_flight > 0,
+            "{id}: something in flight, seed {}",
+            scenario.run.seed
+        );
+    }
+    let scenario = example(include_str!("../../public/scenarios/cache-stampede.json"));
+    let mut simulator = Simulator::new(&scenario).expect("valid");
+    simulator.run_until(SimTime::from_millis(5_000));
+    let snapshot = simulator.snapshot();
+    let percent = node(&snapshot, "plain-cache")
+        .live
+        .cache_hit_percent
+        .expect("hit ratio badge");
+    let cache = simulator.node_id("plain-cache").expect("cache");
+    let hit_ratio = simulator
+        .node_summary(cache)
+        .into_iter()
+        .find(|(name, _)| *name == "hit_ratio")
+        .map(|(_, value)| value)
+        .expect("hit_ratio");
+    assert_eq!(percent, (hit_ratio * 100.0) as u8, "seed {}", snapshot.seed);
+}
+
+#[test]
+fn end_of_run_checks_are_pending_until_the_run_ends() {
+    let scenario = example(include_str!(
+        "../../public/scenarios/raft-election-under-partition.json"
+    ));
+    let status = |simulator: &Simulator, name: &str| {
+        simulator
+            .check_results()
+            .into_iter()
+            .find(|check| check.name == name)
+            .map(|check| check.status)
+            .expect("check registered")
+    };
+    let mut simulator = Simulator::new(&scenario).expect("valid");
+    simulator.run_until(SimTime::from_millis(5_000));
+    use faultline_engine::checkers::CheckStatus;
+    assert_eq!(
+        status(&simulator, "raft_kv_linearizable"),
+        CheckStatus::Pending
+    );
+    assert_eq!(
+        status(&simulator, "raft_election_safety"),
+        CheckStatus::Pass
+    );
+    simulator.run_to_end();
+    assert_ne!(
+        status(&simulator, "raft_kv_linearizable"),
+        CheckStatus::Pending
+    );
+}

@@ -65,6 +65,14 @@ fn check_item(check: CheckResult, snapshot: ReadSignal<Option<Snapshot>>) -> imp
         Property::Always => "always",
         Property::Eventually => "eventually",
     };
+    // Pending checks are judged over the whole history: say when.
+    let decided_at_end = (check.status == CheckStatus::Pending).then(|| {
+        view! {
+            <p class="check-when" data-testid="check-decided-at-end">
+                "decided at the end of the run"
+            </p>
+        }
+    });
     let violation = (check.status == CheckStatus::Fail).then(|| {
         let first = check
             .first_violation_us
@@ -150,6 +158,7 @@ fn check_item(check: CheckResult, snapshot: ReadSignal<Option<Snapshot>>) -> imp
                 " "
                 {description}
             </p>
+            {decided_at_end}
             {violation}
         </li>
     }

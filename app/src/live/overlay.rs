@@ -323,6 +323,16 @@ fn node_badges(node: NodeBadges) -> impl IntoView {
     if let Some(lag) = node.live.consumer_lag {
         pills.push(("lag", format!("lag {lag}")));
     }
+    if let Some(role) = node.live.database_role {
+        let word = if role.primary { "primary" } else { "replica" };
+        pills.push(("db-role", format!("{word} e{}", role.epoch)));
+    }
+    if let Some(in_flight) = node.live.in_flight_transactions {
+        pills.push(("in-flight", format!("{in_flight} in flight")));
+    }
+    if let Some(percent) = node.live.cache_hit_percent {
+        pills.push(("cache-hits", format!("hits {percent}%")));
+    }
     if let Some(breaker) = node.live.circuit_breaker {
         let (kind, text) = match breaker {
             BreakerBadge::Closed => ("breaker-closed", "breaker closed"),
@@ -341,9 +351,14 @@ fn node_badges(node: NodeBadges) -> impl IntoView {
                 leadership.count, leadership.term
             ),
             LeadershipKind::Raft => format!("Raft leader, term {}", leadership.term),
+            LeadershipKind::DatabasePrimary => {
+                format!("database primary, epoch {}", leadership.term)
+            }
         };
         let label = match leadership.kind {
-            LeadershipKind::KafkaPartition => format!("♛ e{}", leadership.term),
+            LeadershipKind::KafkaPartition | LeadershipKind::DatabasePrimary => {
+                format!("♛ e{}", leadership.term)
+            }
             LeadershipKind::Raft => format!("♛ t{}", leadership.term),
         };
         view! {

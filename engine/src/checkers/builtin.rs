@@ -13,13 +13,14 @@ use std::collections::BTreeMap;
 /// a delivery or drop uses one. Entries leave when they reach zero, so the map
 /// holds only what is in flight; used-up ids go into a bitset (ids are dense,
 /// from 0), which keeps memory small for long runs.
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct DeliveryLedger {
     allowance: BTreeMap<MessageId, u32>,
     exhausted: FixedBitSet,
 }
 
 /// How a delivery was accounted for by the ledger.
+#[derive(Clone)]
 enum Consumed {
     Allowed,
     /// Every allowed delivery (or drop) already happened.
@@ -85,7 +86,7 @@ fn delivery_violation(event: &TraceEvent, detail: String) -> Option<Violation> {
 
 /// Always: every delivered message was sent before (and not delivered more
 /// often than it was sent and duplicated).
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct NoPhantomDelivery {
     ledger: DeliveryLedger,
 }
@@ -118,7 +119,7 @@ impl Checker for NoPhantomDelivery {
 }
 
 /// Always: a message is delivered at most once, unless the network duplicated it.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct NoUnexpectedDuplicateDelivery {
     ledger: DeliveryLedger,
 }
@@ -153,7 +154,7 @@ impl Checker for NoUnexpectedDuplicateDelivery {
 /// Always: trace time never decreases and sequence numbers strictly increase.
 /// (Not "by one": violation lines enter the trace without being shown to
 /// checkers, so a checker sees a gap after any other checker's violation.)
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct TraceTimeMonotonic {
     last: Option<(SimTime, u64)>,
 }
@@ -194,6 +195,7 @@ impl Checker for TraceTimeMonotonic {
 
 /// Eventually: every invoked client operation ends in ok, fail or info.
 /// Operations invoked within `grace` of the end are still allowed to be open.
+#[derive(Clone)]
 pub struct RequestsEventuallyResolved {
     grace: SimDuration,
     open: BTreeMap<(NodeId, u64), SimTime>,

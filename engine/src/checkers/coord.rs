@@ -39,6 +39,7 @@ fn coord_fact(event: &TraceEvent) -> Option<(NodeId, &CoordFact)> {
 
 // ---------------------------------------------------------------- registers
 
+#[derive(Clone)]
 struct PendingOperation {
     key: u32,
     invoked: u64,
@@ -46,6 +47,7 @@ struct PendingOperation {
 }
 
 /// Z1: register reads, writes and version-checked cas on `/registers/k<n>` are linearizable (per key, from 0).
+#[derive(Clone)]
 pub struct CoordLinearizable {
     clients: BTreeSet<NodeId>,
     pending: BTreeMap<(NodeId, u64), PendingOperation>,
@@ -87,6 +89,7 @@ impl CoordLinearizable {
     }
 }
 
+#[derive(Clone)]
 enum RegisterOperationText {
     Read(Option<u64>),
     Write(u64),
@@ -96,6 +99,10 @@ enum RegisterOperationText {
 impl Checker for CoordLinearizable {
     fn name(&self) -> &'static str {
         Self::NAME
+    }
+    /// Judged over the whole history when the run ends.
+    fn decided_at_end(&self) -> bool {
+        true
     }
     fn property(&self) -> Property {
         Property::Always
@@ -221,13 +228,14 @@ impl Checker for CoordLinearizable {
 /// One holding of a lock: the writer and which of its holdings it is.
 type Holding = (NodeId, u64);
 
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct ResourceHolders {
     current: Option<(Holding, SimTime, u64)>,
     superseded: BTreeSet<Holding>,
 }
 
 /// E1: at every moment at most one lock holder's writes are accepted by the storage.
+#[derive(Clone)]
 pub struct MutualExclusion {
     names: Vec<String>,
     locks: BTreeSet<String>,
@@ -320,6 +328,7 @@ impl Checker for MutualExclusion {
 // ------------------------------------------------------------ single leader
 
 /// At most one client believes it leads each election (or holds each lock) at any moment.
+#[derive(Clone)]
 pub struct SingleLeader {
     names: Vec<String>,
     leaders: BTreeMap<String, BTreeMap<NodeId, u64>>,
@@ -383,7 +392,7 @@ impl Checker for SingleLeader {
 // -------------------------------------------------------------- snowflake
 
 /// No Snowflake id is issued twice (by any generator).
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct UniqueIds {
     names: Vec<String>,
     seen: BTreeMap<u64, (NodeId, SimTime)>,
@@ -433,6 +442,7 @@ impl Checker for UniqueIds {
 }
 
 /// Each generator's ids only grow (so they sort by creation time).
+#[derive(Clone)]
 pub struct IdsMonotonicPerWorker {
     names: Vec<String>,
     last: BTreeMap<NodeId, u64>,
@@ -484,6 +494,7 @@ impl Checker for IdsMonotonicPerWorker {
 // ------------------------------------------------------------------- cron
 
 /// Cron: no tick of a job runs twice (accepted by the executor).
+#[derive(Clone)]
 pub struct EachTickFiresExactlyOnce {
     names: Vec<String>,
     jobs: BTreeSet<String>,
@@ -554,6 +565,7 @@ impl Checker for EachTickFiresExactlyOnce {
 }
 
 /// Cron: every tick from the first fired one to the end of the run (less two intervals) runs.
+#[derive(Clone)]
 pub struct EachTickFiresEventually {
     /// job → interval.
     jobs: BTreeMap<String, u64>,

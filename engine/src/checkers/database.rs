@@ -19,6 +19,7 @@ pub const MAX_DB_TRACKED_LOG_ENTRIES: usize = 200_000;
 const MAX_HISTORY_PER_KEY: usize = super::linearizable::MAX_LINEARIZABILITY_OPERATIONS_PER_KEY;
 
 /// A client operation's text: kind, key, values, database.
+#[derive(Clone)]
 pub struct ParsedOperation<'a> {
     pub read: bool,
     pub key: u32,
@@ -59,6 +60,7 @@ pub fn parse_operation(detail: &str) -> Option<ParsedOperation<'_>> {
 }
 
 /// What the loss checker knows of one write (by its unique value).
+#[derive(Clone)]
 struct WriteRecord {
     database: String,
     key: u32,
@@ -69,6 +71,7 @@ struct WriteRecord {
 /// Every acknowledged write survives: leader/follower writes are still in
 /// some replica's log at the end; Dynamo writes are never dropped in favour
 /// of a write that had finished before they began.
+#[derive(Clone)]
 pub struct KvLostAcknowledgedWrites {
     clients: BTreeSet<NodeId>,
     names: Vec<String>,
@@ -88,6 +91,7 @@ pub struct KvLostAcknowledgedWrites {
 }
 
 /// The last copy of a moving key a `kv_shard_balancer` made.
+#[derive(Clone)]
 struct KeyCopy {
     keyspace: String,
     to: String,
@@ -373,6 +377,7 @@ impl Checker for KvLostAcknowledgedWrites {
 type PrimaryTenure = (u64, SimTime, Option<SimTime>);
 
 /// No two replicas of a leader/follower database accept writes as primary at the same time.
+#[derive(Clone)]
 pub struct KvSplitBrain {
     names: Vec<String>,
     /// Per database: primary → its tenure.
@@ -470,6 +475,7 @@ impl Checker for KvSplitBrain {
 }
 
 /// Every (database, key) history of every `kv_client` is linearizable.
+#[derive(Clone)]
 pub struct KvLinearizable {
     clients: BTreeSet<NodeId>,
     /// Database → the keyspace it is a shard of, for databases a
@@ -510,6 +516,10 @@ impl KvLinearizable {
 impl Checker for KvLinearizable {
     fn name(&self) -> &'static str {
         Self::NAME
+    }
+    /// Judged over the whole history when the run ends.
+    fn decided_at_end(&self) -> bool {
+        true
     }
     fn property(&self) -> Property {
         Property::Always

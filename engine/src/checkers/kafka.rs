@@ -97,7 +97,7 @@ struct LossMoment {
     nodes: Vec<NodeId>,
 }
 
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct PartitionModel {
     replicas: BTreeMap<NodeId, Vec<ModelEntry>>,
     leader: Option<NodeId>,
@@ -118,12 +118,13 @@ impl PartitionModel {
 }
 
 /// Replica logs rebuilt from facts, shared by both checkers.
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct LogModel {
     partitions: BTreeMap<(String, u32), PartitionModel>,
 }
 
 /// What a fact did, for the checkers' own bookkeeping.
+#[derive(Clone)]
 enum Observed {
     Nothing,
     Removed {
@@ -298,7 +299,7 @@ struct Acknowledged {
 }
 
 /// Always: no write acknowledged to a producer disappears from its partition's committed log.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct LostAcknowledgedWrites {
     model: LogModel,
     /// By (topic, partition) then (producer id, value).
@@ -467,7 +468,7 @@ impl LostAcknowledgedWrites {
 }
 
 /// Always: no write appears twice in a partition's committed log.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct NoDuplicateLogEntries {
     model: LogModel,
     node_names: Vec<String>,

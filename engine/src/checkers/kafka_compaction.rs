@@ -47,7 +47,7 @@ struct ModelRecord {
     appended_at: SimTime,
 }
 
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct ReplicaModel {
     records: BTreeMap<u64, ModelRecord>,
     /// Below this the log has been cleaned (the largest checkpoint stated).
@@ -56,7 +56,7 @@ struct ReplicaModel {
     first_cleaned: BTreeMap<u64, (SimTime, u64)>,
 }
 
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct PartitionModel {
     replicas: BTreeMap<NodeId, ReplicaModel>,
     leader: Option<NodeId>,
@@ -74,6 +74,7 @@ impl PartitionModel {
 }
 
 /// Replica logs of compacted topics, shared by both checkers.
+#[derive(Clone)]
 struct CompactionModel {
     /// Compacted topic name → `delete_retention_ms` in µs.
     delete_retention_us: BTreeMap<String, u64>,
@@ -82,6 +83,7 @@ struct CompactionModel {
 }
 
 /// A removal the cleaner had no right to make.
+#[derive(Clone)]
 struct BadRemoval {
     node: NodeId,
     topic: String,
@@ -284,6 +286,7 @@ impl CompactionModel {
 /// a later one of the same key supersedes, and tombstones past
 /// `delete_retention_ms`), so the leader's log keeps every key's latest
 /// acknowledged value or a later one.
+#[derive(Clone)]
 pub struct KafkaCompactionLatestValuePerKey {
     model: CompactionModel,
     node_names: Vec<String>,
@@ -387,6 +390,7 @@ impl Checker for KafkaCompactionLatestValuePerKey {
 }
 
 /// Eventually: deleted keys disappear from a compacted topic.
+#[derive(Clone)]
 pub struct KafkaCompactionTombstonesExpire {
     model: CompactionModel,
     node_names: Vec<String>,
@@ -548,6 +552,7 @@ mod tests {
         }
     }
 
+    #[derive(Clone)]
     struct Feed {
         seq: u64,
     }

@@ -140,7 +140,7 @@ impl OffsetSet {
 /// Offsets the log cleaner removed, per partition, from `KafkaCleaned`
 /// facts of any replica (each replica cleans its own copy of the same
 /// committed records, so any one's removal marks a legitimate gap).
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct CompactedOffsets {
     removed: BTreeMap<(String, u32), OffsetSet>,
 }
@@ -184,7 +184,7 @@ impl CompactedOffsets {
 }
 
 /// Always: within a group, no partition is owned by two consumers at once.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct KafkaOneConsumerPerPartition {
     owners: BTreeMap<GroupPartition, BTreeMap<NodeId, SimTime>>,
     node_names: Vec<String>,
@@ -265,7 +265,7 @@ impl Checker for KafkaOneConsumerPerPartition {
 /// Always: while a consumer owns a partition, it processes its offsets one
 /// after the other: never an offset at or below one it already processed
 /// (non-monotonic), never jumping over one (skipped).
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct KafkaConsumerOffsetsInOrder {
     /// (consumer, group, topic, partition) → next offset expected.
     expected: BTreeMap<(NodeId, GroupPartition), u64>,
@@ -377,7 +377,7 @@ struct GapOrigin {
     log_start: u64,
 }
 
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct GroupPartitionProgress {
     processed: OffsetSet,
     /// Offset processed beyond a hole → when and by whom.
@@ -389,7 +389,7 @@ struct GroupPartitionProgress {
 /// (at-most-once commits skip records after a crash). Decided at the end of
 /// the run. A hole before the first processed offset is not seen (a group
 /// may legitimately start at the high watermark).
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct KafkaGroupSkippedOffsets {
     progress: BTreeMap<GroupPartition, GroupPartitionProgress>,
     node_names: Vec<String>,
@@ -535,7 +535,7 @@ impl KafkaGroupSkippedOffsets {
 
 /// Always: the application sees each record once per group (an offset
 /// processed again is a redelivery: at-least-once after a crash or rebalance).
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct KafkaNoDuplicateProcessing {
     processed: BTreeMap<GroupPartition, OffsetSet>,
     node_names: Vec<String>,
@@ -602,7 +602,7 @@ impl Checker for KafkaNoDuplicateProcessing {
 /// Always: per group, the records of one key reach the application in the
 /// order the producer wrote them (first deliveries only; redeliveries are the
 /// duplicate checker's business).
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct KafkaOrderPerKey {
     processed: BTreeMap<GroupPartition, OffsetSet>,
     /// (group, producer, key) → largest value processed so far.
@@ -693,6 +693,7 @@ struct AckedWrite {
 
 /// Eventually: every acknowledged write below its partition's high
 /// watermark is processed by every group reading its topic by the end of the run.
+#[derive(Clone)]
 pub struct KafkaAcknowledgedWritesConsumed {
     /// Group → topic, from the scenario.
     groups: BTreeMap<String, String>,

@@ -214,6 +214,7 @@ fn parse_detail(detail: &str) -> Option<(u32, &str, Option<u64>, Option<u64>)> {
     }
 }
 
+#[derive(Clone)]
 struct Pending {
     key: u32,
     invoked: u64,
@@ -221,6 +222,7 @@ struct Pending {
 }
 
 /// Every key's history of every `raft_kv_client` is linearizable (decided at the end of the run).
+#[derive(Clone)]
 pub struct RaftKvLinearizable {
     clients: BTreeSet<NodeId>,
     pending: BTreeMap<(NodeId, u64), Pending>,
@@ -244,6 +246,10 @@ impl RaftKvLinearizable {
 impl Checker for RaftKvLinearizable {
     fn name(&self) -> &'static str {
         Self::NAME
+    }
+    /// Judged over the whole history when the run ends.
+    fn decided_at_end(&self) -> bool {
+        true
     }
     fn property(&self) -> Property {
         Property::Always

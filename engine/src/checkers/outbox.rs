@@ -30,7 +30,7 @@ struct Moment {
 }
 
 /// The last `OutboxEvent` delivered to each node: the fact that follows is about it.
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct Deliveries {
     last: BTreeMap<NodeId, MessageId>,
 }
@@ -78,7 +78,7 @@ fn violation(at: SimTime, moment: &Moment, detail: String) -> Violation {
 
 // ---- outbox_no_lost_events -----------------------------------------------
 
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct OutboxNoLostEvents {
     deliveries: Deliveries,
     /// Committed rows whose event has not been applied yet.
@@ -141,7 +141,7 @@ impl Checker for OutboxNoLostEvents {
 
 // ---- no_phantom_events -----------------------------------------------------
 
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct NoPhantomEvents {
     deliveries: Deliveries,
     committed: BoundedMap<u64, ()>,
@@ -158,6 +158,10 @@ impl Checker for NoPhantomEvents {
         Self::NAME
     }
 
+    /// Judged over the whole history when the run ends.
+    fn decided_at_end(&self) -> bool {
+        true
+    }
     fn property(&self) -> Property {
         Property::Always
     }
@@ -204,7 +208,7 @@ impl Checker for NoPhantomEvents {
 
 // ---- no_duplicate_event_effects -------------------------------------------
 
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct NoDuplicateEventEffects {
     deliveries: Deliveries,
     /// Events applied once, with where; the count of applications.

@@ -121,7 +121,7 @@ struct Copy {
     count: u32,
 }
 
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct Followed {
     confirmed: bool,
     copies: BTreeMap<(NodeId, String), Copy>,
@@ -130,6 +130,7 @@ struct Followed {
 /// (moment, what happened, message, node, queue) of one lost copy.
 type LostCopy<'a> = ((SimTime, u64), &'a str, RabbitMessageKey, NodeId, String);
 
+#[derive(Clone)]
 pub struct LostConfirmedMessages {
     node_names: Vec<String>,
     messages: BTreeMap<RabbitMessageKey, Followed>,
@@ -395,6 +396,7 @@ impl Checker for LostConfirmedMessages {
 
 // ---- no_duplicate_handling -----------------------------------------------
 
+#[derive(Clone)]
 pub struct NoDuplicateHandling {
     node_names: Vec<String>,
     /// (queue, message) handled, oldest first, bounded.
@@ -482,6 +484,7 @@ impl Checker for NoDuplicateHandling {
 /// (broker, consumer, connection, delivery tag): one delivery.
 type DeliveryKey = (NodeId, NodeId, u64, u64);
 
+#[derive(Clone)]
 pub struct DeadLetterReasonsValid {
     node_names: Vec<String>,
     specs: BTreeMap<(NodeId, String), RabbitQueueSpec>,
@@ -657,6 +660,7 @@ impl Checker for DeadLetterReasonsValid {
 
 // ---- queue_within_max_length -----------------------------------------------
 
+#[derive(Clone)]
 pub struct QueueWithinMaxLength {
     node_names: Vec<String>,
     limits: BTreeMap<(NodeId, String), u64>,

@@ -56,6 +56,7 @@ fn chain_hash(previous: Option<u64>, term: u64, digest: u64) -> Option<u64> {
 }
 
 /// One server's log as rebuilt from its facts.
+#[derive(Clone)]
 struct ServerLog {
     /// Entries at or below `base` are not tracked (snapshot or window).
     base: u64,
@@ -92,7 +93,7 @@ impl ServerLog {
 }
 
 /// Logs, roles and committed entries of every group, shared by the checkers.
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct RaftModel {
     logs: BTreeMap<(u32, NodeId), ServerLog>,
     roles: BTreeMap<(u32, NodeId), (RaftRole, u64)>,
@@ -101,6 +102,7 @@ struct RaftModel {
 }
 
 /// What a fact changed, for the checkers to judge.
+#[derive(Clone)]
 enum Change {
     None,
     Role {
@@ -234,6 +236,7 @@ impl RaftModel {
 // ---------------------------------------------------------------------------
 
 /// At most one leader per term (Election Safety).
+#[derive(Clone)]
 pub struct RaftElectionSafety {
     names: Vec<String>,
     leaders: BTreeMap<(u32, u64), NodeId>,
@@ -296,6 +299,7 @@ impl Checker for RaftElectionSafety {
 }
 
 /// A leader never overwrites or deletes entries in its log (Leader Append-Only).
+#[derive(Clone)]
 pub struct RaftLeaderAppendOnly {
     names: Vec<String>,
     model: RaftModel,
@@ -348,6 +352,7 @@ impl Checker for RaftLeaderAppendOnly {
 type FirstSeen = BTreeMap<(u64, u64), (EntryId, NodeId)>;
 
 /// Entries with the same index and term are identical, and so are the logs before them (Log Matching).
+#[derive(Clone)]
 pub struct RaftLogMatching {
     names: Vec<String>,
     model: RaftModel,
@@ -428,6 +433,7 @@ impl Checker for RaftLogMatching {
 }
 
 /// Every committed entry is in the log of every later leader, and no server deletes one (Leader Completeness).
+#[derive(Clone)]
 pub struct RaftLeaderCompleteness {
     names: Vec<String>,
     model: RaftModel,
@@ -516,6 +522,7 @@ impl Checker for RaftLeaderCompleteness {
 }
 
 /// No two servers apply different entries at the same index (State Machine Safety).
+#[derive(Clone)]
 pub struct RaftStateMachineSafety {
     names: Vec<String>,
     applied: BTreeMap<u32, BTreeMap<u64, (u64, u64, NodeId)>>,
@@ -587,6 +594,7 @@ impl Checker for RaftStateMachineSafety {
 }
 
 /// Once faults stop and a majority is up, a leader is elected within a bound (liveness).
+#[derive(Clone)]
 pub struct RaftLeaderEventuallyElected {
     names: Vec<String>,
     bound: crate::time::SimDuration,

@@ -74,7 +74,7 @@ fn applied_from(
 /// An open saga: when it started (time, trace seq), and why it was given up (if it was).
 type OpenSaga = (SimTime, u64, Option<String>);
 
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct SagaEventuallyTerminates {
     open: BoundedMap<TxnId, OpenSaga>,
 }
@@ -140,7 +140,7 @@ impl Checker for SagaEventuallyTerminates {
 
 // ---- compensation_in_reverse_order ----------------------------------------
 
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct CompensationInReverseOrder {
     sagas: BoundedMap<TxnId, Applied>,
 }
@@ -206,7 +206,7 @@ impl Checker for CompensationInReverseOrder {
 
 // ---- no_partial_outcome_after_termination ---------------------------------
 
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct NoPartialOutcomeAfterTermination {
     sagas: BoundedMap<TxnId, Applied>,
 }

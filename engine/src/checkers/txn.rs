@@ -13,6 +13,7 @@ use crate::trace::{Fact, TraceEvent, TraceKind};
 use std::collections::{BTreeMap, VecDeque};
 
 /// A map that forgets its oldest keys beyond `MAX_TXN_TRACKED`.
+#[derive(Clone)]
 pub(crate) struct BoundedMap<K: Ord + Copy, V> {
     entries: BTreeMap<K, V>,
     order: VecDeque<K>,
@@ -77,6 +78,7 @@ fn txn_fact(event: &TraceEvent) -> Option<(NodeId, &TxnFact)> {
 // ---- atomic_commit ---------------------------------------------------------
 
 /// Never one participant committed while another aborted the same transaction.
+#[derive(Clone)]
 pub struct AtomicCommit {
     node_names: Vec<String>,
     /// First outcome seen per transaction: committed?, where, how.
@@ -172,6 +174,7 @@ enum TccHazard {
 }
 
 /// One checker per hazard, sharing the bookkeeping.
+#[derive(Clone)]
 pub struct TccHazardChecker {
     hazard: TccHazard,
     node_names: Vec<String>,

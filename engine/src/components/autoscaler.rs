@@ -16,6 +16,7 @@ const TIMER_COLD_START_DONE: u32 = 2;
 /// HPA skips changes while utilisation is within 10% of the target.
 const HPA_TOLERANCE: f64 = 0.1;
 
+#[derive(Clone)]
 pub struct Autoscaler {
     spec: AutoscalerSpec,
     instances: Vec<NodeId>,

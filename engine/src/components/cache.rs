@@ -26,6 +26,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 const TIMER_LOAD_TIMEOUT: u32 = 1;
 
+#[derive(Clone)]
 struct Entry {
     expires_at: SimTime,
     /// How long the last load took (XFetch's delta).
@@ -34,12 +35,14 @@ struct Entry {
     order: (u64, u64),
 }
 
+#[derive(Clone)]
 struct Load {
     key: u32,
     started: SimTime,
     waiters: Vec<(NodeId, u64, SimTime)>,
 }
 
+#[derive(Clone)]
 pub struct Cache {
     backend: NodeId,
     spec: CacheSpec,
@@ -314,6 +317,16 @@ impl Component for Cache {
         self.loads_in_flight_per_key.clear();
         self.waiting_requests = 0;
         ctx.state("crashed: cache emptied (cold restart)");
+    }
+
+    /// The hit ratio since the start, once there has been a lookup.
+    fn live_status(&self) -> crate::live::NodeLiveStatus {
+        let lookups = self.hits + self.misses;
+        crate::live::NodeLiveStatus {
+            cache_hit_percent: (lookups > 0)
+                .then(|| u8::try_from(self.hits * 100 / lookups).unwrap_or(100)),
+            ..crate::live::NodeLiveStatus::default()
+        }
     }
 
     fn view(&self) -> ComponentView {

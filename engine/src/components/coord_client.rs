@@ -85,6 +85,7 @@ enum Purpose {
     ConfigGet,
 }
 
+#[derive(Clone)]
 struct Outstanding {
     purpose: Purpose,
     timer: TimerId,
@@ -105,6 +106,7 @@ enum Contender {
     },
 }
 
+#[derive(Clone)]
 pub struct CoordClient {
     spec: CoordClientSpec,
     servers: Vec<NodeId>,

@@ -487,6 +487,37 @@ pub enum CoordFact {
     },
 }
 
+impl CoordFact {
+    /// The trace line's text, with nodes by their scenario ids (`Display`
+    /// has only their indices, `n{index}`, which are off by one against ids
+    /// such as `n1…n5` that users see).
+    pub fn write_named<'names>(
+        &self,
+        out: &mut String,
+        name: &dyn Fn(&NodeId) -> &'names str,
+    ) -> fmt::Result {
+        use fmt::Write as _;
+        match self {
+            CoordFact::SessionExpired { session, client } => {
+                write!(out, "session_expired s{session} client={}", name(client))
+            }
+            CoordFact::StorageWrite {
+                resource,
+                writer,
+                token,
+                write,
+                accepted,
+            } => write!(
+                out,
+                "storage_write {resource} w={write} writer={} token={token} {}",
+                name(writer),
+                if *accepted { "accepted" } else { "rejected" }
+            ),
+            other => write!(out, "{other}"),
+        }
+    }
+}
+
 impl fmt::Display for CoordFact {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -51,6 +51,7 @@ const MAX_AWAITING_REQUESTS: usize = 100_000;
 type CoordCore = RaftCore<CoordCommand, ZTree>;
 type CoordAction = RaftAction<CoordCommand, ZTree>;
 
+#[derive(Clone)]
 pub struct CoordServer {
     core: CoordCore,
     tree: ZTree,
@@ -557,6 +558,18 @@ impl Component for CoordServer {
         self.session_last_heard.clear();
         self.expiring.clear();
         ctx.state("crashed: tree, watches and session clocks lost (log kept if durable)");
+    }
+
+    /// The leader wears the crown with its Raft term (issue 7's badges).
+    fn live_status(&self) -> crate::live::NodeLiveStatus {
+        crate::live::NodeLiveStatus {
+            leadership: (self.core.role() == RaftRole::Leader).then(|| crate::live::Leadership {
+                kind: crate::live::LeadershipKind::Raft,
+                count: 1,
+                term: self.core.term(),
+            }),
+            ..crate::live::NodeLiveStatus::default()
+        }
     }
 
     fn view(&self) -> ComponentView {

@@ -44,6 +44,7 @@ pub fn ring_hash(value: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+#[derive(Clone)]
 enum Work {
     Write {
         version: DynVersion,
@@ -58,6 +59,7 @@ enum Work {
     },
 }
 
+#[derive(Clone)]
 struct Coordination {
     client: NodeId,
     request: u64,
@@ -66,6 +68,7 @@ struct Coordination {
     work: Work,
 }
 
+#[derive(Clone)]
 pub struct Dynamo {
     spec: DynamoSpec,
     database: String,

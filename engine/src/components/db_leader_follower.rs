@@ -34,12 +34,14 @@ enum Role {
     Replica { primary: Option<NodeId> },
 }
 
+#[derive(Clone)]
 struct PendingWrite {
     client: NodeId,
     request: u64,
     value: u64,
 }
 
+#[derive(Clone)]
 pub struct LeaderFollower {
     spec: LeaderFollowerSpec,
     database: String,
@@ -116,6 +118,11 @@ impl LeaderFollower {
 
     pub fn is_primary(&self) -> bool {
         self.role == Role::Primary
+    }
+
+    /// (is primary, epoch), for the live view's badges.
+    pub fn role_and_epoch(&self) -> (bool, u64) {
+        (matches!(self.role, Role::Primary), self.epoch)
     }
 
     pub fn badge(&self) -> String {

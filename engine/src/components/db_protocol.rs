@@ -479,6 +479,31 @@ pub enum DbFact {
     ReshardAborted { keyspace: String, reason: String },
 }
 
+impl DbFact {
+    /// The trace line's text, with nodes by their scenario ids (see
+    /// `CoordFact::write_named`).
+    pub fn write_named<'names>(
+        &self,
+        out: &mut String,
+        name: &dyn Fn(&NodeId) -> &'names str,
+    ) -> fmt::Result {
+        use fmt::Write as _;
+        match self {
+            DbFact::FullSync {
+                database,
+                from,
+                offset,
+                discarded,
+            } => write!(
+                out,
+                "db_full_sync {database} from={} offset={offset} discarded={discarded}",
+                name(from)
+            ),
+            other => write!(out, "{other}"),
+        }
+    }
+}
+
 impl fmt::Display for DbFact {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 /// Resources one storage tracks tokens for; writes to more are rejected.
 const MAX_FENCED_RESOURCES: usize = 10_000;
 
+#[derive(Clone)]
 pub struct FencedStorage {
     enforce_fencing: bool,
     highest_token: BTreeMap<String, u64>,

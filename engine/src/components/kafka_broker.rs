@@ -417,6 +417,7 @@ impl Replica {
     }
 }
 
+#[derive(Clone)]
 pub struct KafkaBroker {
     spec: KafkaBrokerSpec,
     /// Topic configurations (static cluster metadata every broker holds).
@@ -1427,6 +1428,7 @@ impl KafkaBroker {
     }
 }
 
+#[derive(Clone)]
 enum ProduceOutcome {
     Respond {
         offset: u64,

@@ -110,6 +110,7 @@ enum AppLoop {
     },
 }
 
+#[derive(Clone)]
 pub struct KafkaConsumer {
     spec: KafkaConsumerSpec,
     controller: Option<NodeId>,

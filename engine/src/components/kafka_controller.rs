@@ -507,6 +507,7 @@ pub fn brokers_with_racks(
         .collect()
 }
 
+#[derive(Clone)]
 pub struct KafkaController {
     metadata: ClusterMetadata,
     session_timeout: SimDuration,

@@ -90,6 +90,7 @@ struct DurableGroup {
     members: Vec<ReplicatedMember>,
 }
 
+#[derive(Clone)]
 pub struct GroupCoordinator {
     /// The other brokers of the cluster: receivers of offset copies.
     peers: Vec<NodeId>,

@@ -152,6 +152,7 @@ pub fn states_initial_leaders(spec: &KafkaControllerSpec, me: &str) -> bool {
         || spec.quorum_voters.first().is_none_or(|first| first == me)
 }
 
+#[derive(Clone)]
 pub struct KraftController {
     core: KraftCore,
     /// The metadata as of the last applied record (volatile; rebuilt from the

@@ -33,6 +33,7 @@ use crate::scenario::limits::MAX_KAFKA_CLEANER_RECORDS_PER_PASS;
 use std::collections::BTreeMap;
 
 /// What the cleaner needs to know about one replica's log.
+#[derive(Clone)]
 pub struct CleanerView<'a> {
     pub topic: &'a KafkaTopicSpec,
     /// Ascending offsets, with gaps where earlier passes removed records.

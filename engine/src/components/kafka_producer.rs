@@ -73,6 +73,7 @@ struct InFlight {
     timer: TimerId,
 }
 
+#[derive(Clone)]
 pub struct KafkaProducer {
     spec: KafkaProducerSpec,
     controller: Option<NodeId>,

@@ -61,6 +61,7 @@ pub struct DatabaseRoute {
 }
 
 /// Maps keys to shards.
+#[derive(Clone)]
 pub struct ShardRouter {
     strategy: ShardingStrategy,
     shards: usize,
@@ -112,6 +113,7 @@ impl ShardRouter {
     }
 }
 
+#[derive(Clone)]
 struct Outstanding {
     process: u32,
     operation: DbOperation,
@@ -134,6 +136,7 @@ enum ReshardState {
 }
 
 /// The move of a client's keyspace to `routes.len()` shards.
+#[derive(Clone)]
 struct Reshard {
     new_router: ShardRouter,
     state: ReshardState,
@@ -143,6 +146,7 @@ struct Reshard {
 /// A write this client saw acknowledged: value, invoked, completed.
 type KnownWrite = (u64, SimTime, SimTime);
 
+#[derive(Clone)]
 pub struct KvClient {
     spec: KvClientSpec,
     databases: Vec<DatabaseRoute>,

@@ -17,12 +17,14 @@ use crate::scenario::{DbReplication, KvDatabaseSpec, RaftNodeSpec, ReadConsisten
 use crate::time::SimTime;
 
 /// The replica's engine, by replication mode.
+#[derive(Clone)]
 enum Replica {
     LeaderFollower(LeaderFollower),
     Raft(Box<RaftNode>),
     Dynamo(Dynamo),
 }
 
+#[derive(Clone)]
 pub struct KvDatabase {
     replica: Replica,
 }
@@ -149,6 +151,28 @@ impl Component for KvDatabase {
             Replica::LeaderFollower(replica) => replica.on_crash(ctx),
             Replica::Raft(raft) => raft.on_crash(ctx),
             Replica::Dynamo(replica) => replica.on_crash(ctx),
+        }
+    }
+
+    /// Leader/follower: the primary wears the crown with its epoch and every
+    /// replica says its role; Raft mode: the leader's crown and term;
+    /// Dynamo replicas are peers and have no role to show.
+    fn live_status(&self) -> crate::live::NodeLiveStatus {
+        match &self.replica {
+            Replica::LeaderFollower(replica) => {
+                let (primary, epoch) = replica.role_and_epoch();
+                crate::live::NodeLiveStatus {
+                    leadership: primary.then_some(crate::live::Leadership {
+                        kind: crate::live::LeadershipKind::DatabasePrimary,
+                        count: 1,
+                        term: epoch,
+                    }),
+                    database_role: Some(crate::live::DatabaseRole { primary, epoch }),
+                    ..crate::live::NodeLiveStatus::default()
+                }
+            }
+            Replica::Raft(raft) => raft.live_status(),
+            Replica::Dynamo(_) => crate::live::NodeLiveStatus::default(),
         }
     }
 

@@ -33,6 +33,7 @@ struct Report {
     following: Option<NodeId>,
 }
 
+#[derive(Clone)]
 pub struct KvSentinel {
     spec: KvSentinelSpec,
     members: Vec<NodeId>,

@@ -86,11 +86,13 @@ enum Step {
     WriteNew { value: u64 },
 }
 
+#[derive(Clone)]
 struct CopyInProgress {
     step: Step,
     attempts: u32,
 }
 
+#[derive(Clone)]
 pub struct KvShardBalancer {
     spec: KvShardBalancerSpec,
     keyspace: String,

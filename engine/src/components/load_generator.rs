@@ -16,6 +16,7 @@ const TIMER_TIMEOUT: u32 = 2;
 const TIMER_THINK: u32 = 3;
 const TIMER_STREAM_START: u32 = 4;
 
+#[derive(Clone)]
 struct Stream {
     index: u32,
     target: NodeId,
@@ -27,6 +28,7 @@ struct Stream {
     auth_token: bool,
 }
 
+#[derive(Clone)]
 struct Outstanding {
     stream: u32,
     /// Closed-loop user that is waiting on this request.
@@ -35,6 +37,7 @@ struct Outstanding {
     timeout: TimerId,
 }
 
+#[derive(Clone)]
 pub struct LoadGenerator {
     spec: LoadGeneratorSpec,
     streams: Vec<Stream>,

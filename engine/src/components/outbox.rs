@@ -52,6 +52,7 @@ struct Request {
     committed: bool,
 }
 
+#[derive(Clone)]
 pub struct OutboxService {
     spec: OutboxServiceSpec,
     consumer: Option<NodeId>,
@@ -389,6 +390,7 @@ impl Component for OutboxService {
 }
 
 /// Applies events and acknowledges them, deduplicating by id when idempotent.
+#[derive(Clone)]
 pub struct EventConsumer {
     spec: EventConsumerSpec,
     // Database (durable): the ids applied, bounded, oldest forgotten first.

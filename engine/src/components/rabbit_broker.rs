@@ -72,6 +72,7 @@ type QuorumCore = RaftCore<QuorumCommand, QuorumState>;
 type QuorumAction = RaftAction<QuorumCommand, QuorumState>;
 
 /// This broker's member of a quorum queue's Raft group.
+#[derive(Clone)]
 struct QuorumReplica {
     core: QuorumCore,
     /// The replicated queue, as far as this member has applied the log.
@@ -96,6 +97,7 @@ const MAX_WORK_PER_FRAME: usize = 10_000;
 /// Bytes of a frame without body (deliveries and publishes add the body).
 const FRAME_OVERHEAD_BYTES: u32 = 64;
 
+#[derive(Clone)]
 struct QueueState {
     spec: RabbitQueueSpec,
     storage: QueueStorage,
@@ -165,6 +167,7 @@ impl QueueState {
     }
 }
 
+#[derive(Clone)]
 struct Unacked {
     queue: usize,
     entry: QueuedMessage,
@@ -173,6 +176,7 @@ struct Unacked {
     quorum_attempt: u32,
 }
 
+#[derive(Clone)]
 struct Connection {
     epoch: u64,
     last_heard: SimTime,
@@ -196,6 +200,7 @@ struct PublishFrame {
 }
 
 /// Work queued while handling one frame (dead-letter chains).
+#[derive(Clone)]
 enum Work {
     Enqueue {
         queue: usize,
@@ -204,7 +209,7 @@ enum Work {
     Fact(Fact),
 }
 
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct Counters {
     published: u64,
     unroutable: u64,
@@ -231,6 +236,7 @@ struct Counters {
     max_unacked_per_consumer: u64,
 }
 
+#[derive(Clone)]
 pub struct RabbitBroker {
     me: NodeId,
     spec: RabbitBrokerSpec,

@@ -32,6 +32,7 @@ struct Delivery {
     message: RabbitMessageKey,
 }
 
+#[derive(Clone)]
 pub struct RabbitConsumer {
     spec: RabbitConsumerSpec,
     broker: Option<NodeId>,

@@ -21,16 +21,19 @@ const TIMER_ARRIVAL: u32 = 1;
 const TIMER_CONFIRM_TIMEOUT: u32 = 2;
 const TIMER_HEARTBEAT: u32 = 3;
 
+#[derive(Clone)]
 struct Pending {
     message: RabbitMessage,
     attempts: u32,
 }
 
+#[derive(Clone)]
 struct InFlight {
     sequence: u64,
     timer: Option<TimerId>,
 }
 
+#[derive(Clone)]
 pub struct RabbitPublisher {
     spec: RabbitPublisherSpec,
     broker: Option<NodeId>,

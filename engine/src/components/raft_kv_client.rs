@@ -21,6 +21,7 @@ const TIMER_NEXT_OPERATION: u32 = 1;
 const TIMER_TIMEOUT: u32 = 2;
 const TIMER_RETRY: u32 = 3;
 
+#[derive(Clone)]
 struct Outstanding {
     process: u32,
     operation: KvOperation,
@@ -28,6 +29,7 @@ struct Outstanding {
     attempts: u32,
 }
 
+#[derive(Clone)]
 pub struct RaftKvClient {
     spec: RaftKvClientSpec,
     members: Vec<NodeId>,

@@ -28,12 +28,14 @@ type KvCore = RaftCore<KvCommand, KvSnapshot>;
 type KvAction = RaftAction<KvCommand, KvSnapshot>;
 
 /// A request appended by this leader and not yet answered.
+#[derive(Clone)]
 struct PendingRequest {
     term: u64,
     client: NodeId,
     request: u64,
 }
 
+#[derive(Clone)]
 pub struct RaftNode {
     core: KvCore,
     store: BTreeMap<u32, u64>,

@@ -88,6 +88,7 @@ impl Tally {
 }
 
 /// Count-based (ring of outcomes) or time-based (ring of per-bucket tallies).
+#[derive(Clone)]
 enum Window {
     Count {
         size: usize,
@@ -190,6 +191,7 @@ impl Window {
 /// HALF_OPEN lets `permitted` trial calls through and judges them with the
 /// same thresholds once all have completed: OPEN again, or CLOSED with an
 /// empty window. Hystrix and Polly v8 are the same machine with one trial call.
+#[derive(Clone)]
 pub struct CircuitBreaker {
     config: CircuitBreakerConfig,
     state: BreakerState,
@@ -414,6 +416,7 @@ impl CircuitBreaker {
 /// admitted iff `t ≥ tat − τ`, then `tat = max(tat, t) + T`. The token bucket
 /// keeps its fill level as credit in µs (one token = `T`), capped at
 /// `burst·T`. Both admit at most `burst + rate·W` in any window of length `W`.
+#[derive(Clone)]
 pub struct RateLimiter {
     algorithm: RateLimiterAlgorithm,
     emission_interval_us: u64,
@@ -484,6 +487,7 @@ impl RateLimiter {
 /// Finagle's `RetryBudget` (TokenRetryBudget over a WindowedAdder): deposits of
 /// 1000 per call, withdrawals of 1000/percent per retry, both expiring after
 /// `ttl`, plus a fixed reserve of `min_retries_per_second · ttl` retries.
+#[derive(Clone)]
 pub struct RetryBudget {
     slice_us: u64,
     /// (slice index, net units), oldest first; at most `SLICES` entries.

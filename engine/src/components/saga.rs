@@ -59,6 +59,7 @@ struct SagaRecord {
     generation: u64,
 }
 
+#[derive(Clone)]
 pub struct SagaOrchestrator {
     spec: SagaOrchestratorSpec,
     services: Vec<NodeId>,
@@ -361,6 +362,13 @@ impl Component for SagaOrchestrator {
         }
     }
 
+    fn live_status(&self) -> crate::live::NodeLiveStatus {
+        crate::live::NodeLiveStatus {
+            in_flight_transactions: Some(u32::try_from(self.sagas.len()).unwrap_or(u32::MAX)),
+            ..crate::live::NodeLiveStatus::default()
+        }
+    }
+
     fn view(&self) -> ComponentView {
         ComponentView {
             queue_depth: 0,
@@ -417,6 +425,7 @@ struct OwedEvent {
     attempts: u32,
 }
 
+#[derive(Clone)]
 pub struct SagaService {
     spec: SagaServiceSpec,
     next: Option<NodeId>,

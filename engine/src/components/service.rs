@@ -66,6 +66,7 @@ struct Job {
 }
 
 /// One logical call (all its attempts) from a job to a dependency.
+#[derive(Clone)]
 struct Call {
     job: u64,
     dependency: usize,
@@ -88,6 +89,7 @@ struct InstanceHealth {
 }
 
 /// The caller's state for one called service.
+#[derive(Clone)]
 struct Dependency {
     spec: DependencySpec,
     instances: Vec<NodeId>,
@@ -230,7 +232,7 @@ impl Dependency {
     }
 }
 
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct Statistics {
     started_at: Option<SimTime>,
     last_change: SimTime,
@@ -262,6 +264,7 @@ struct Statistics {
 
 /// What an `api_gateway` adds in front of the worker pool. In memory: a
 /// crash empties the cache and resets the per-client buckets.
+#[derive(Clone)]
 struct GatewayFront {
     spec: ApiGatewaySpec,
     limiters: BTreeMap<NodeId, RateLimiter>,
@@ -331,6 +334,7 @@ impl GatewayFront {
 /// and how many of them serve at first.
 type DependencyTemplate = (DependencySpec, Vec<(NodeId, String)>, usize);
 
+#[derive(Clone)]
 pub struct Service {
     spec: ServiceSpec,
     gateway: Option<GatewayFront>,

@@ -21,6 +21,7 @@ struct Job {
     arrived_at: SimTime,
 }
 
+#[derive(Clone)]
 pub struct Sink {
     spec: SinkSpec,
     downstream: Option<NodeId>,
@@ -33,7 +34,7 @@ pub struct Sink {
     statistics: Statistics,
 }
 
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct Statistics {
     started_at: Option<SimTime>,
     last_change: SimTime,

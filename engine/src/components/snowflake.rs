@@ -33,6 +33,7 @@ pub fn compose_id(timestamp_ms: u64, worker: u32, sequence: u32) -> u64 {
         | u64::from(sequence & MAX_SEQUENCE)
 }
 
+#[derive(Clone)]
 pub struct Snowflake {
     worker_id: u32,
     policy: ClockBackwardsPolicy,

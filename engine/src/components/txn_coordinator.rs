@@ -63,6 +63,7 @@ struct Active {
     answered: BTreeSet<NodeId>,
 }
 
+#[derive(Clone)]
 pub struct TxnCoordinator {
     spec: TxnCoordinatorSpec,
     participants: Vec<NodeId>,
@@ -469,6 +470,13 @@ impl Component for TxnCoordinator {
                 "lost (not durable)"
             }
         ));
+    }
+
+    fn live_status(&self) -> crate::live::NodeLiveStatus {
+        crate::live::NodeLiveStatus {
+            in_flight_transactions: Some(u32::try_from(self.active.len()).unwrap_or(u32::MAX)),
+            ..crate::live::NodeLiveStatus::default()
+        }
     }
 
     fn view(&self) -> ComponentView {

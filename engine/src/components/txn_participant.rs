@@ -85,6 +85,7 @@ enum Termination {
     },
 }
 
+#[derive(Clone)]
 pub struct TxnParticipant {
     spec: TxnParticipantSpec,
     // Prepare log: survives a crash only with `durable_log`.

@@ -399,6 +399,24 @@ pub enum TxnFact {
     EventConsumed { event: u64, duplicate: bool },
 }
 
+impl TxnFact {
+    /// The trace line's text, with nodes by their scenario ids (see
+    /// `CoordFact::write_named`).
+    pub fn write_named<'names>(
+        &self,
+        out: &mut String,
+        name: &dyn Fn(&NodeId) -> &'names str,
+    ) -> fmt::Result {
+        use fmt::Write as _;
+        match self {
+            TxnFact::PresumedAbort { txn, asked_by } => {
+                write!(out, "presumed_abort {txn} asked_by={}", name(asked_by))
+            }
+            other => write!(out, "{other}"),
+        }
+    }
+}
+
 impl fmt::Display for TxnFact {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

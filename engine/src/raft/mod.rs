@@ -403,6 +403,7 @@ pub fn payload_digest<C: Serialize>(payload: &EntryPayload<C>) -> u64 {
 }
 
 /// One Raft server. See the module documentation for the embedding contract.
+#[derive(Clone)]
 pub struct RaftCore<C, S> {
     config: RaftConfig,
     me: NodeId,
