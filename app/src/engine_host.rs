@@ -6,9 +6,11 @@
 //! tagged and optional fields) that non-self-describing formats reject; a
 //! frame's snapshot is a few kilobytes, which JSON handles well within a frame.
 
+use crate::chart_feed::{ChartDelta, ChartFeed};
 use faultline_engine::live::{
     InFlightMessages, MAX_IN_FLIGHT_MESSAGES_SHOWN, TimelineMark, TimelineMarkKind,
 };
+use faultline_engine::metrics::ChartSubject;
 use faultline_engine::scenario::{FaultAction, ScheduledFault};
 use faultline_engine::{Scenario, SimDuration, SimTime, Simulator, Snapshot};
 use serde::{Deserialize, Serialize};
@@ -59,6 +61,12 @@ pub enum ToEngine {
         kind: TimelineMarkKind,
         max_events: u64,
     },
+    /// Watch `subject`'s metric series from now on (the live charts); the
+    /// answer carries it in full, later reports only its new samples.
+    WatchChart {
+        request_id: u64,
+        subject: ChartSubject,
+    },
 }
 
 impl ToEngine {
@@ -69,7 +77,8 @@ impl ToEngine {
             | ToEngine::Step { request_id }
             | ToEngine::Inject { request_id, .. }
             | ToEngine::Seek { request_id, .. }
-            | ToEngine::RunToMark { request_id, .. } => *request_id,
+            | ToEngine::RunToMark { request_id, .. }
+            | ToEngine::WatchChart { request_id, .. } => *request_id,
         }
     }
 }
@@ -110,6 +119,9 @@ pub struct EngineReport {
     /// A `RunToMark` request found its mark.
     #[serde(default)]
     pub mark_found: bool,
+    /// New samples of the watched chart series, when there are any.
+    #[serde(default)]
+    pub chart: Option<ChartDelta>,
 }
 
 /// What one budgeted advance did.
@@ -161,6 +173,8 @@ pub struct EngineHost {
     /// The run's scenario with every recorded live fault appended to its
     /// timeline: what a seek re-runs from t = 0.
     scenario: Option<Scenario>,
+    /// The chart series the page watches and how much of it was sent.
+    chart_feed: ChartFeed,
 }
 
 impl EngineHost {
@@ -173,6 +187,7 @@ impl EngineHost {
                 Ok(simulator) => {
                     self.simulator = Some(simulator);
                     self.scenario = Some(*scenario);
+                    self.chart_feed.restart();
                     self.report(request_id, AdvanceOutcome::idle(), true)
                 }
                 Err(problems) => FromEngine::Rejected {
@@ -279,11 +294,18 @@ impl EngineHost {
                     other => other,
                 }
             }
+            ToEngine::WatchChart {
+                request_id,
+                subject,
+            } => {
+                self.chart_feed.watch(subject);
+                self.report(request_id, AdvanceOutcome::idle(), false)
+            }
         }
     }
 
     fn report(
-        &self,
+        &mut self,
         request_id: u64,
         outcome: AdvanceOutcome,
         with_trace_lines: bool,
@@ -302,6 +324,7 @@ impl EngineHost {
             marks: simulator.timeline_marks().to_vec(),
             recorded_fault: None,
             mark_found: false,
+            chart: self.chart_feed.next_delta(simulator),
         }))
     }
 }
