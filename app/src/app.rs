@@ -16,6 +16,7 @@ use crate::components::toolbar::{CheatSheet, Toolbar};
 use crate::driver::SimDriver;
 use crate::editor::{Editor, storage};
 use crate::live::Highlight;
+use crate::live::charts::ChartsPanel;
 use crate::live::compare::ComparePanel;
 use crate::live::timeline::FaultTimeline;
 use crate::shortcuts;
@@ -105,6 +106,7 @@ pub fn App() -> impl IntoView {
                     </fieldset>
                     <CheckList snapshot=sim.snapshot />
                     <ComparePanel driver=driver sim=sim />
+                    <ChartsPanel driver=driver sim=sim editor=editor />
                     <EventLog lines=sim.trace_lines />
                 </aside>
             </main>

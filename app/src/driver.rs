@@ -18,6 +18,7 @@
 //! The view reads the published signals in `SimView`; only `SimDriver`
 //! writes them.
 
+use faultline_app::chart_feed::{ChartDelta, ChartFeed, ChartStore};
 use faultline_app::engine_host::{
     AdvanceOutcome, EVENT_LOG_LINES, EngineReport, FromEngine, ToEngine, advance_within_budget,
     inject_and_record, seek_within_budget, sim_advance_for,
@@ -26,6 +27,7 @@ use faultline_engine::checkpoint::SeekCheckpoints;
 use faultline_engine::live::{
     InFlightMessages, MAX_IN_FLIGHT_MESSAGES_SHOWN, TimelineMark, TimelineMarkKind,
 };
+use faultline_engine::metrics::ChartSubject;
 use faultline_engine::scenario::{FaultAction, Problems, ScheduledFault};
 use faultline_engine::{Scenario, SimTime, Simulator, Snapshot};
 use leptos::prelude::*;
@@ -120,6 +122,8 @@ pub struct SimView {
     pub seeking: ReadSignal<bool>,
     /// The scenario the run executes (with live faults in its timeline).
     pub run_scenario: ReadSignal<Option<Scenario>>,
+    /// The watched metric series for the live charts (see `watch_chart`).
+    pub chart: ReadSignal<ChartStore>,
 }
 
 /// Owns the engine (or the link to it) and the animation-frame loop. `Copy`:
@@ -141,6 +145,7 @@ pub struct SimDriver {
     set_live_faults: WriteSignal<Vec<ScheduledFault>>,
     set_seeking: WriteSignal<bool>,
     set_run_scenario: WriteSignal<Option<Scenario>>,
+    set_chart: WriteSignal<ChartStore>,
 }
 
 /// Non-reactive state: the engine and the bookkeeping of the frame loop.
@@ -177,6 +182,10 @@ struct Runtime {
     /// from t = 0 and reports fewer marks; the run is deterministic, so the
     /// later ones are still known and stay on the timeline.
     known_marks: Vec<TimelineMark>,
+    /// The page engine's chart series feed (the worker has its own).
+    chart_feed: ChartFeed,
+    /// The series the charts watch, kept for a restarted worker or page engine.
+    chart_subject: ChartSubject,
 }
 
 /// The page's side of the engine worker.
@@ -216,6 +225,8 @@ struct Publication {
     marks: Option<Vec<TimelineMark>>,
     /// A fault was recorded into the run's plan.
     recorded_fault: Option<ScheduledFault>,
+    /// New samples of the watched chart series.
+    chart: Option<ChartDelta>,
 }
 
 impl SimDriver {
@@ -234,6 +245,7 @@ impl SimDriver {
         let (live_faults, set_live_faults) = signal(Vec::<ScheduledFault>::new());
         let (seeking, set_seeking) = signal(false);
         let (run_scenario, set_run_scenario) = signal(None::<Scenario>);
+        let (chart, set_chart) = signal(ChartStore::default());
         let runtime = StoredValue::new_local(Runtime {
             scenario: None,
             page_simulator: None,
@@ -255,6 +267,8 @@ impl SimDriver {
             seek_target_us: None,
             mark_run: None,
             known_marks: Vec::new(),
+            chart_feed: ChartFeed::new(),
+            chart_subject: ChartSubject::System,
         });
         let driver = SimDriver {
             runtime,
@@ -272,6 +286,7 @@ impl SimDriver {
             set_live_faults,
             set_seeking,
             set_run_scenario,
+            set_chart,
         };
         let view = SimView {
             snapshot,
@@ -288,6 +303,7 @@ impl SimDriver {
             live_faults,
             seeking,
             run_scenario,
+            chart,
         };
         driver.start_engine();
         (driver, view)
@@ -374,6 +390,7 @@ impl SimDriver {
             runtime.mark_run = None;
             runtime.known_marks.clear();
             runtime.page_checkpoints.clear();
+            runtime.chart_feed.restart();
             runtime.scenario = Some(scenario.clone());
             runtime.known_now_us = snapshot.now_us;
             runtime.known_finished = snapshot.finished.is_some();
@@ -386,6 +403,15 @@ impl SimDriver {
                         request_id,
                         scenario: Box::new(scenario.clone()),
                     });
+                    // A subject chosen before any run was loaded never
+                    // reached the worker (it answers only with a run).
+                    if runtime.chart_subject != ChartSubject::System {
+                        let request_id = link.next_id();
+                        link.send(ToEngine::WatchChart {
+                            request_id,
+                            subject: runtime.chart_subject.clone(),
+                        });
+                    }
                 }
                 None => runtime.page_simulator = Some(simulator),
             }
@@ -398,6 +424,7 @@ impl SimDriver {
             marks: Some(Vec::new()),
             ..Publication::default()
         });
+        self.set_chart.update(ChartStore::clear);
         self.set_seeking.set(false);
         self.set_live_faults.set(Vec::new());
         self.set_run_scenario.set(Some(scenario.clone()));
@@ -531,6 +558,38 @@ impl SimDriver {
         }
     }
 
+    /// The live charts watch `subject`'s series from now on: the engine sends
+    /// it in full once, then only new samples with each report.
+    pub fn watch_chart(self, subject: ChartSubject) {
+        let publication = self.runtime.try_update_value(|runtime| {
+            if runtime.chart_subject == subject {
+                return None;
+            }
+            runtime.chart_subject = subject.clone();
+            runtime.chart_feed.watch(subject.clone());
+            // Without a run the subject is sent with the next load.
+            runtime.scenario.as_ref()?;
+            if let Some(link) = runtime.worker.as_mut() {
+                let request_id = link.next_id();
+                link.send(ToEngine::WatchChart {
+                    request_id,
+                    subject,
+                });
+                return None;
+            }
+            runtime.page_simulator.as_ref()?;
+            let chart = runtime.page_chart_delta();
+            Some(Publication {
+                chart,
+                playing: runtime.playing,
+                ..Publication::default()
+            })
+        });
+        if let Some(Some(publication)) = publication {
+            self.publish(publication);
+        }
+    }
+
     pub fn set_speed_multiplier(self, speed_multiplier: f64) {
         let speed_multiplier = speed_multiplier.clamp(
             SPEED_MULTIPLIER_STOPS[0],
@@ -653,6 +712,8 @@ impl SimDriver {
             runtime.location = EngineLocation::Page;
             runtime.playing = false;
             runtime.page_checkpoints.clear();
+            runtime.chart_feed = ChartFeed::new();
+            runtime.chart_feed.watch(runtime.chart_subject.clone());
             runtime.page_simulator = runtime
                 .scenario
                 .as_ref()
@@ -665,6 +726,7 @@ impl SimDriver {
             })
         });
         self.set_engine_location.set(EngineLocation::Page);
+        self.set_chart.update(ChartStore::clear);
         let had_run = matches!(restarted, Some(Some(_)));
         self.set_engine_notice.set(Some(if had_run {
             format!("{reason} The engine now runs on this page; the run restarted at t = 0.")
@@ -698,7 +760,11 @@ impl SimDriver {
             in_flight,
             marks,
             recorded_fault,
+            chart,
         } = publication;
+        if let Some(chart) = chart {
+            self.set_chart.update(|store| store.apply(chart));
+        }
         if let Some(in_flight) = in_flight {
             self.set_in_flight.set(in_flight);
         }
@@ -866,6 +932,7 @@ impl Runtime {
         let trace_lines = simulator.recent_trace_lines(EVENT_LOG_LINES);
         let in_flight = simulator.in_flight_messages(MAX_IN_FLIGHT_MESSAGES_SHOWN);
         let marks = simulator.timeline_marks().to_vec();
+        let chart = self.chart_feed.next_delta(simulator);
         let mut publication = self.finish_report(
             snapshot,
             Some(trace_lines),
@@ -875,7 +942,14 @@ impl Runtime {
         );
         publication.in_flight = Some(in_flight);
         publication.marks = Some(self.remember_marks(marks));
+        publication.chart = chart;
         publication
+    }
+
+    /// New samples of the watched series from the page engine, if any.
+    fn page_chart_delta(&mut self) -> Option<ChartDelta> {
+        let simulator = self.page_simulator.as_ref()?;
+        self.chart_feed.next_delta(simulator)
     }
 
     /// The marks to show: the engine's, or the longer list already known
@@ -974,6 +1048,7 @@ impl Runtime {
             marks,
             recorded_fault,
             mark_found,
+            chart,
             ..
         } = report;
         if over_budget {
@@ -997,6 +1072,7 @@ impl Runtime {
         publication.in_flight = Some(in_flight);
         publication.marks = Some(self.remember_marks(marks));
         publication.recorded_fault = recorded_fault;
+        publication.chart = chart;
         Some(publication)
     }
 

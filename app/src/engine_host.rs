@@ -7,9 +7,11 @@
 //! frame's snapshot is a few kilobytes, which JSON handles well within a frame.
 
 use faultline_engine::checkpoint::SeekCheckpoints;
+use crate::chart_feed::{ChartDelta, ChartFeed};
 use faultline_engine::live::{
     InFlightMessages, MAX_IN_FLIGHT_MESSAGES_SHOWN, TimelineMark, TimelineMarkKind,
 };
+use faultline_engine::metrics::ChartSubject;
 use faultline_engine::scenario::{FaultAction, ScheduledFault};
 use faultline_engine::{Scenario, SimDuration, SimTime, Simulator, Snapshot};
 use serde::{Deserialize, Serialize};
@@ -60,6 +62,12 @@ pub enum ToEngine {
         kind: TimelineMarkKind,
         max_events: u64,
     },
+    /// Watch `subject`'s metric series from now on (the live charts); the
+    /// answer carries it in full, later reports only its new samples.
+    WatchChart {
+        request_id: u64,
+        subject: ChartSubject,
+    },
 }
 
 impl ToEngine {
@@ -70,7 +78,8 @@ impl ToEngine {
             | ToEngine::Step { request_id }
             | ToEngine::Inject { request_id, .. }
             | ToEngine::Seek { request_id, .. }
-            | ToEngine::RunToMark { request_id, .. } => *request_id,
+            | ToEngine::RunToMark { request_id, .. }
+            | ToEngine::WatchChart { request_id, .. } => *request_id,
         }
     }
 }
@@ -111,6 +120,9 @@ pub struct EngineReport {
     /// A `RunToMark` request found its mark.
     #[serde(default)]
     pub mark_found: bool,
+    /// New samples of the watched chart series, when there are any.
+    #[serde(default)]
+    pub chart: Option<ChartDelta>,
 }
 
 /// What one budgeted advance did.
@@ -168,6 +180,8 @@ pub struct EngineHost {
     /// Copies of this run taken as it advanced: a seek back restarts from
     /// the latest one at or before its target.
     checkpoints: SeekCheckpoints,
+    /// The chart series the page watches and how much of it was sent.
+    chart_feed: ChartFeed,
 }
 
 impl EngineHost {
@@ -181,6 +195,7 @@ impl EngineHost {
                     self.simulator = Some(simulator);
                     self.scenario = Some(*scenario);
                     self.checkpoints.clear();
+                    self.chart_feed.restart();
                     self.report(request_id, AdvanceOutcome::idle(), true)
                 }
                 Err(problems) => FromEngine::Rejected {
@@ -291,11 +306,18 @@ impl EngineHost {
                     other => other,
                 }
             }
+            ToEngine::WatchChart {
+                request_id,
+                subject,
+            } => {
+                self.chart_feed.watch(subject);
+                self.report(request_id, AdvanceOutcome::idle(), false)
+            }
         }
     }
 
     fn report(
-        &self,
+        &mut self,
         request_id: u64,
         outcome: AdvanceOutcome,
         with_trace_lines: bool,
@@ -314,6 +336,7 @@ impl EngineHost {
             marks: simulator.timeline_marks().to_vec(),
             recorded_fault: None,
             mark_found: false,
+            chart: self.chart_feed.next_delta(simulator),
         }))
     }
 }

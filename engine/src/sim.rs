@@ -20,7 +20,7 @@ use crate::live::{
     TimelineMarkKind,
 };
 use crate::message::{Envelope, MessageId, NodeId};
-use crate::metrics::Metrics;
+use crate::metrics::{ChartSeriesSamples, ChartSubject, Metrics, NodeGauges, ResolvedChartSubject};
 use crate::network::{Network, Route};
 use crate::rng::{SimRng, stream};
 use crate::scenario::limits::{MAX_IN_FLIGHT_MESSAGES, MAX_PENDING_EVENTS};
@@ -286,7 +286,7 @@ impl Simulator {
             .collect();
         let network = Network::new(scenario, &node_ids, seed);
         let metrics = Metrics::new(
-            node_names.len(),
+            entry_nodes(scenario, &node_ids),
             network.links().len(),
             SimDuration::from_millis(scenario.run.sample_interval_ms),
         );
@@ -697,12 +697,21 @@ impl Simulator {
             }
             Event::Fault { action, origin } => self.apply_fault(action, origin),
             Event::Sample => {
-                let depths: Vec<u64> = self
+                // Read-only views: sampling never changes the run (digests).
+                let gauges: Vec<NodeGauges> = self
                     .nodes
                     .iter()
-                    .map(|runtime| runtime.component.view().queue_depth)
+                    .map(|runtime| NodeGauges {
+                        queue_depth: runtime.component.view().queue_depth,
+                        // A crashed consumer reports nothing, as in the snapshot.
+                        consumer_lag: if runtime.status == NodeStatus::Down {
+                            None
+                        } else {
+                            runtime.component.live_status().consumer_lag
+                        },
+                    })
                     .collect();
-                self.metrics.sample(self.now, &depths);
+                self.metrics.sample(self.now, &gauges);
                 let next = self.now.plus(self.metrics.interval);
                 if next <= self.end {
                     self.schedule(next, EventClass::Sample, Event::Sample);
@@ -740,7 +749,8 @@ impl Simulator {
             return;
         }
         self.in_flight -= 1;
-        self.count_link(from, to, |link| link.record_delivered());
+        let delay = self.now.since(envelope.sent_at);
+        self.count_link(from, to, |link| link.record_delivered(delay));
         self.record(TraceKind::Deliver {
             message: envelope.id,
             from,
@@ -835,10 +845,10 @@ impl Simulator {
                 detail,
             }),
             Effect::Metric(MetricEffect::Completed { latency }) => {
-                self.metrics.nodes[node.index()].record_completion(latency)
+                self.metrics.record_completion(node.index(), latency)
             }
             Effect::Metric(MetricEffect::Error { kind }) => {
-                self.metrics.nodes[node.index()].record_error(kind)
+                self.metrics.record_error(node.index(), kind)
             }
             Effect::Fact(fact) => self.record(TraceKind::Fact { node, fact }),
         }
@@ -1177,5 +1187,58 @@ impl Simulator {
             }
         }
         (events, false)
+    }
+}
+
+// ---- live charts ----------------------------------------------------------------
+
+/// `result[i]`: node i is an entry node, i.e. no declared link points into it
+/// (load generators, producers, clients). The whole-system chart counts their
+/// completions only, so a request crossing three services counts once. When
+/// every node has an inbound link (a ring), every node counts.
+fn entry_nodes(scenario: &Scenario, node_ids: &BTreeMap<String, NodeId>) -> Vec<bool> {
+    let mut entry = vec![true; scenario.topology.nodes.len()];
+    for link in &scenario.topology.links {
+        if let Some(to) = node_ids.get(&link.to) {
+            entry[to.index()] = false;
+        }
+    }
+    if !entry.contains(&true) {
+        entry.fill(true);
+    }
+    entry
+}
+
+impl Simulator {
+    /// Resolves a chart subject against this run: a node or link the run
+    /// does not have falls back to the whole system.
+    pub fn resolve_chart_subject(&self, subject: &ChartSubject) -> ResolvedChartSubject {
+        match subject {
+            ChartSubject::System => ResolvedChartSubject::System,
+            ChartSubject::Node { id } => self
+                .node_id(id)
+                .map_or(ResolvedChartSubject::System, |node| {
+                    ResolvedChartSubject::Node(node.index())
+                }),
+            ChartSubject::Link { from, to } => match (self.node_id(from), self.node_id(to)) {
+                (Some(from), Some(to)) => self
+                    .network
+                    .link_index(from, to)
+                    .map_or(ResolvedChartSubject::System, ResolvedChartSubject::Link),
+                _ => ResolvedChartSubject::System,
+            },
+        }
+    }
+
+    /// The samples of `subject`'s series taken after `after_us`, at most
+    /// `limit` (see `Metrics::chart_samples`).
+    pub fn chart_samples(
+        &self,
+        subject: &ChartSubject,
+        after_us: Option<u64>,
+        limit: usize,
+    ) -> ChartSeriesSamples {
+        self.metrics
+            .chart_samples(self.resolve_chart_subject(subject), after_us, limit)
     }
 }

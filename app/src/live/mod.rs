@@ -3,6 +3,7 @@
 //! scrubber, and the A/B compare panel. The engine decides everything; these
 //! modules only draw what the driver publishes and send requests to it.
 
+pub mod charts;
 pub mod compare;
 pub mod faults;
 pub mod overlay;
