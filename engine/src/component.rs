@@ -206,6 +206,13 @@ pub trait Component: dyn_clone::DynClone {
     }
     /// Summary metrics for the run report, by name (e.g. `mean_wait_ms`).
     fn summary(&self, now: SimTime) -> Vec<(&'static str, f64)>;
+    /// Typed, bounded data for the live view's inspection panels (partitions,
+    /// queues, Raft state). Called only while a panel is open, a few times a
+    /// second at most (see `crate::inspect`); components with nothing to show
+    /// keep the default.
+    fn inspect(&self) -> Option<crate::inspect::NodeInspection> {
+        None
+    }
 }
 
 dyn_clone::clone_trait_object!(Component);

@@ -12,6 +12,7 @@ pub mod components;
 pub mod distribution;
 pub mod fault;
 pub mod graph;
+pub mod inspect;
 pub mod live;
 pub mod message;
 pub mod metrics;

@@ -15,6 +15,7 @@ use crate::component::{
 };
 use crate::components::build_component;
 use crate::fault::{ResolvedFault, nemesis_plan, resolve_fault};
+use crate::inspect::{InspectedNode, Inspection, TransactionTimelines, build_inspection};
 use crate::live::{
     InFlightMessage, InFlightMessages, MAX_TIMELINE_MARKS, NodeLiveStatus, TimelineMark,
     TimelineMarkKind,
@@ -237,6 +238,8 @@ pub struct Simulator {
     /// Faults applied and first violations, for the live view's timeline
     /// (at most `MAX_TIMELINE_MARKS`).
     timeline_marks: Vec<TimelineMark>,
+    /// Saga/2PC/3PC/TCC instances for the transactions panel (bounded).
+    transaction_timelines: Option<TransactionTimelines>,
 }
 
 impl Simulator {
@@ -395,6 +398,22 @@ impl Simulator {
         }) {
             checkers.extend(crate::checkers::outbox::outbox_checkers());
         }
+        // The transactions panel's recorder watches the trace only when the
+        // scenario has transaction components (others pay nothing).
+        let transaction_timelines = scenario
+            .topology
+            .nodes
+            .iter()
+            .any(|node| {
+                matches!(
+                    node.spec,
+                    ComponentSpec::TxnCoordinator(_)
+                        | ComponentSpec::TxnParticipant(_)
+                        | ComponentSpec::SagaOrchestrator(_)
+                        | ComponentSpec::SagaService(_)
+                )
+            })
+            .then(TransactionTimelines::new);
         let mut simulator = Simulator {
             scenario: scenario.clone(),
             seed,
@@ -421,6 +440,7 @@ impl Simulator {
             live_faults: Vec::new(),
             effects: Vec::new(),
             timeline_marks: Vec::new(),
+            transaction_timelines,
         };
         for index in 0..simulator.nodes.len() {
             simulator.schedule(
@@ -1012,6 +1032,9 @@ impl Simulator {
             self.push_timeline_mark(TimelineMarkKind::Fault, event.seq, text.clone());
         }
         let first_violations = self.checkers.observe(&event);
+        if let Some(timelines) = self.transaction_timelines.as_mut() {
+            timelines.observe(&event);
+        }
         self.trace.append(event, &self.node_names);
         for (name, violation) in first_violations {
             self.record_violation(name, &violation);
@@ -1100,6 +1123,29 @@ impl Simulator {
             checks: self.checkers.results(),
             digest: self.trace.digest_hex(),
         }
+    }
+
+    /// The inspection panels' data now (see `crate::inspect`): bounded, but
+    /// it walks every node, so hosts call it only while a panel is open and
+    /// at most every `inspect::INSPECTION_MIN_INTERVAL_MS`, never per event.
+    pub fn inspect(&self) -> Inspection {
+        let nodes: Vec<InspectedNode<'_>> = self
+            .nodes
+            .iter()
+            .map(|runtime| InspectedNode {
+                name: &runtime.name,
+                kind: runtime.kind,
+                up: runtime.status != NodeStatus::Down,
+                inspection: runtime.component.inspect(),
+            })
+            .collect();
+        let empty = TransactionTimelines::new();
+        build_inspection(
+            self.now.as_micros(),
+            &nodes,
+            self.transaction_timelines.as_ref().unwrap_or(&empty),
+            &self.node_names,
+        )
     }
 
     /// The last `limit` trace lines, oldest first (formatted on demand).

@@ -586,6 +586,14 @@ impl Component for CoordServer {
         }
     }
 
+    fn inspect(&self) -> Option<crate::inspect::NodeInspection> {
+        Some(crate::inspect::NodeInspection::RaftMember(
+            crate::inspect::RaftMemberInspection::from_core(&self.core, |command| {
+                format!("{} (session {})", command.write, command.session)
+            }),
+        ))
+    }
+
     fn summary(&self, _now: SimTime) -> Vec<(&'static str, f64)> {
         vec![
             ("term", self.core.term() as f64),

@@ -132,6 +132,24 @@ impl LeaderFollower {
         }
     }
 
+    /// Role and replication position for the replication panel.
+    pub fn inspect(&self) -> crate::inspect::DatabaseReplicaInspection {
+        crate::inspect::DatabaseReplicaInspection {
+            database: self.database.clone(),
+            role: match self.role {
+                Role::Primary => "primary",
+                Role::Replica { .. } => "replica",
+            }
+            .to_string(),
+            following: match self.role {
+                Role::Primary => None,
+                Role::Replica { primary } => primary,
+            },
+            epoch: self.epoch,
+            replication_offset: self.offset,
+        }
+    }
+
     pub fn pending_len(&self) -> usize {
         self.pending.len()
     }

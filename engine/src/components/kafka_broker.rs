@@ -1725,6 +1725,47 @@ impl Component for KafkaBroker {
         }
     }
 
+    fn inspect(&self) -> Option<crate::inspect::NodeInspection> {
+        use crate::inspect::{KafkaReplicaInspection, KafkaReplicaRole};
+        let replicas = self
+            .replicas
+            .values()
+            .take(crate::inspect::MAX_INSPECTED_KAFKA_PARTITIONS)
+            .map(|replica| KafkaReplicaInspection {
+                topic: replica.topic.clone(),
+                partition: replica.partition,
+                role: match replica.role {
+                    Role::Leader(_) => KafkaReplicaRole::Leader,
+                    Role::Follower(_) => KafkaReplicaRole::Follower,
+                    Role::Idle => KafkaReplicaRole::Idle,
+                },
+                log_start_offset: replica.log_start_offset,
+                log_end_offset: replica.log_end_offset(),
+                high_watermark: replica.high_watermark,
+                leader: replica.state.as_ref().and_then(|state| state.leader),
+                leader_epoch: replica.state.as_ref().map_or(0, |state| state.leader_epoch),
+                replicas: replica
+                    .state
+                    .as_ref()
+                    .map_or_else(Vec::new, |state| state.replicas.clone()),
+                isr: replica
+                    .state
+                    .as_ref()
+                    .map_or_else(Vec::new, |state| state.isr.clone()),
+                min_insync_replicas: replica
+                    .state
+                    .as_ref()
+                    .map_or(0, |state| state.min_insync_replicas),
+            })
+            .collect();
+        Some(crate::inspect::NodeInspection::KafkaBroker(
+            crate::inspect::KafkaBrokerInspection {
+                replicas,
+                groups: self.coordinator.inspect(),
+            },
+        ))
+    }
+
     fn summary(&self, _now: SimTime) -> Vec<(&'static str, f64)> {
         let led_isr_size_total: usize = self
             .replicas

@@ -691,6 +691,20 @@ impl Component for KafkaController {
         }
     }
 
+    fn inspect(&self) -> Option<crate::inspect::NodeInspection> {
+        let shown = self
+            .metadata
+            .partition_count()
+            .min(crate::inspect::MAX_INSPECTED_KAFKA_PARTITIONS);
+        Some(crate::inspect::NodeInspection::KafkaController(
+            crate::inspect::KafkaControllerInspection {
+                partitions: (0..shown)
+                    .map(|index| self.metadata.partition(index).clone())
+                    .collect(),
+            },
+        ))
+    }
+
     fn summary(&self, _now: SimTime) -> Vec<(&'static str, f64)> {
         let offline = (0..self.metadata.partition_count())
             .filter(|index| self.metadata.partition(*index).leader.is_none())

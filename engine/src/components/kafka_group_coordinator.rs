@@ -123,6 +123,38 @@ impl GroupCoordinator {
         !self.groups.is_empty()
     }
 
+    /// Every group this broker runs or holds offsets of, for the broker
+    /// panel (at most `MAX_KAFKA_GROUPS_PER_COORDINATOR` plus copies).
+    pub fn inspect(&self) -> Vec<crate::inspect::KafkaGroupInspection> {
+        self.durable
+            .iter()
+            .map(|(name, durable)| {
+                let running = self.groups.get(name);
+                crate::inspect::KafkaGroupInspection {
+                    group: name.clone(),
+                    topic: durable.topic.clone(),
+                    coordinating: running.is_some(),
+                    state: running
+                        .map_or("copy", |group| match group.state {
+                            GroupState::Empty => "empty",
+                            GroupState::PreparingRebalance => "preparing_rebalance",
+                            GroupState::CompletingRebalance => "completing_rebalance",
+                            GroupState::Stable => "stable",
+                        })
+                        .to_string(),
+                    generation: running.map_or(durable.generation, |group| group.generation),
+                    members: running.map_or(durable.members.len(), |group| group.members.len())
+                        as u32,
+                    offsets: durable
+                        .offsets
+                        .iter()
+                        .map(|(partition, offset)| (*partition, *offset))
+                        .collect(),
+                }
+            })
+            .collect()
+    }
+
     /// Groups with at least one member.
     pub fn active_groups(&self) -> usize {
         self.groups

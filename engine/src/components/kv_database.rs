@@ -192,6 +192,16 @@ impl Component for KvDatabase {
         }
     }
 
+    fn inspect(&self) -> Option<crate::inspect::NodeInspection> {
+        match &self.replica {
+            Replica::LeaderFollower(replica) => Some(
+                crate::inspect::NodeInspection::LeaderFollowerReplica(replica.inspect()),
+            ),
+            Replica::Raft(raft) => raft.inspect(),
+            Replica::Dynamo(_) => None,
+        }
+    }
+
     fn summary(&self, now: SimTime) -> Vec<(&'static str, f64)> {
         match &self.replica {
             Replica::LeaderFollower(replica) => replica.summary(),

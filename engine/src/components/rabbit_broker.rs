@@ -1468,6 +1468,40 @@ impl Component for RabbitBroker {
         }
     }
 
+    fn inspect(&self) -> Option<crate::inspect::NodeInspection> {
+        let queues = self
+            .queues
+            .iter()
+            .take(crate::inspect::MAX_INSPECTED_QUEUES)
+            .map(|queue| crate::inspect::RabbitQueueInspection {
+                queue: queue.spec.name.clone(),
+                quorum: queue.quorum.is_some(),
+                deleted: queue.deleted,
+                ready: queue.ready_messages(),
+                // A quorum queue's checked-out messages are the queue's own
+                // (replicated) state; a classic queue counts this broker's.
+                unacked: queue
+                    .quorum
+                    .as_ref()
+                    .map_or(queue.unacked_messages, |replica| {
+                        replica.state.checked_out_messages()
+                    }),
+                consumers: queue.consumers.len() as u32,
+                dead_letter_queue: queue.dead_letter_target,
+                dead_letter_exchange: queue.spec.dead_letter_exchange.clone(),
+                quorum_role: queue.quorum.as_ref().map(|replica| replica.core.role()),
+                quorum_term: queue.quorum.as_ref().map(|replica| replica.core.term()),
+                quorum_leader: queue
+                    .quorum
+                    .as_ref()
+                    .and_then(|replica| replica.core.leader_hint()),
+            })
+            .collect();
+        Some(crate::inspect::NodeInspection::RabbitBroker(
+            crate::inspect::RabbitBrokerInspection { queues },
+        ))
+    }
+
     fn summary(&self, now: SimTime) -> Vec<(&'static str, f64)> {
         let seconds = now.as_secs_f64().max(1e-9);
         let dead_letter_ready: u64 = self

@@ -438,6 +438,17 @@ impl Component for RaftNode {
         }
     }
 
+    fn inspect(&self) -> Option<crate::inspect::NodeInspection> {
+        Some(crate::inspect::NodeInspection::RaftMember(
+            crate::inspect::RaftMemberInspection::from_core(&self.core, |command| {
+                format!(
+                    "{} (n{} #{})",
+                    command.operation, command.client.0, command.request
+                )
+            }),
+        ))
+    }
+
     fn summary(&self, _now: SimTime) -> Vec<(&'static str, f64)> {
         vec![
             ("term", self.core.term() as f64),
