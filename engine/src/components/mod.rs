@@ -26,6 +26,7 @@ pub mod kv_shard_balancer;
 pub mod load_generator;
 pub mod outbox;
 pub mod rabbit_broker;
+pub mod rabbit_client;
 pub mod rabbit_consumer;
 pub mod rabbit_protocol;
 pub mod rabbit_publisher;
@@ -247,7 +248,7 @@ fn resolve_members(members: &[String], node_ids: &BTreeMap<String, NodeId>) -> V
 
 /// The heartbeat timeout a client negotiates with `broker`: the broker's own
 /// (clients accept the server's proposal, as RabbitMQ clients do by default).
-fn rabbit_heartbeat_timeout_ms(scenario: &Scenario, broker: &str) -> u64 {
+pub(crate) fn rabbit_heartbeat_timeout_ms(scenario: &Scenario, broker: &str) -> u64 {
     scenario
         .topology
         .nodes

@@ -1383,7 +1383,12 @@ impl Component for RabbitBroker {
         // Connections are gone. Unacked persistent messages of durable
         // queues are still on disk (acks were never written): they come back.
         let connections = std::mem::take(&mut self.connections);
-        for (_, connection) in connections {
+        for (node, connection) in connections {
+            // The restarted host resets every TCP connection it had: a
+            // client's next frame on one (even a publish, which would
+            // otherwise open it afresh and reuse delivery tags) is refused
+            // with a close, and the client reconnects.
+            self.closed_epochs.insert(node, connection.epoch);
             for (_, unacked) in connection.unacked {
                 // Quorum queues: still checked out in the replicated state;
                 // the consumer's next checkout returns them.
@@ -1392,7 +1397,6 @@ impl Component for RabbitBroker {
                 }
             }
         }
-        self.closed_epochs.clear();
         self.pending_confirms.clear();
         for queue in &mut self.queues {
             if let Some(replica) = queue.quorum.as_mut() {

@@ -17,10 +17,18 @@
 //! `max_event_attempts`; the events a service still owes are kept with its
 //! data (a transactional outbox), so they survive its crash.
 //!
+//! With `choreography.broker` the events go through a RabbitMQ exchange
+//! instead (routing key `<service>.done` / `<service>.undo`, one queue per
+//! service): an event is owed until the broker confirms it, and a delivery is
+//! acknowledged only after its work ran, so the broker redelivers it after a
+//! crash and the idempotency table absorbs the repeat.
+//!
 //! Services keep their data (what was applied, the idempotency table) across
 //! crashes: it is their database. Every step's command, result and effect is
 //! a `TxnFact`, so a timeline can draw saga id, step, action and outcome.
 
+use super::rabbit_client::{RabbitClient, RabbitClientConsume, RabbitClientEvent};
+use super::rabbit_protocol::{RabbitMessage, RabbitMessageKey, RabbitSettlement};
 use super::txn_protocol::{SagaOutcome, TxnFact, TxnId, TxnMessage};
 use crate::component::{Component, ComponentView, Context, TimerTag};
 use crate::message::{Envelope, NodeId, Payload};
@@ -413,6 +421,9 @@ struct Work {
     ack_event: Option<u64>,
     /// Choreography, first service: the client request that starts the saga.
     client_operation: Option<u64>,
+    /// Choreography through the broker: the delivery (connection, tag) to
+    /// acknowledge once the work is done.
+    delivery: Option<(u64, u64)>,
 }
 
 /// An event a choreography service owes a neighbour (its outbox).
@@ -433,6 +444,10 @@ pub struct SagaService {
     /// Choreography: this service's position in the chain and the chain's length.
     chain_step: u32,
     chain_length: u32,
+    /// This node's id: the prefix of its events' routing keys.
+    node_name: String,
+    /// Choreography through the broker: the AMQP connection.
+    rabbit: Option<RabbitClient>,
     // Database (durable).
     effects: BTreeMap<(TxnId, u32), StepEffect>,
     effects_order: VecDeque<(TxnId, u32)>,
@@ -493,7 +508,22 @@ impl SagaService {
             count
         };
         let chain_step = hops(node_id, false);
+        let rabbit = choreography
+            .and_then(|chain| chain.broker.as_ref())
+            .map(|broker| {
+                RabbitClient::new(
+                    node_ids.get(&broker.broker).copied(),
+                    super::rabbit_heartbeat_timeout_ms(scenario, &broker.broker),
+                    broker.reconnect_delay_ms,
+                    Some(RabbitClientConsume {
+                        queue: broker.queue.clone(),
+                        prefetch_count: broker.prefetch_count,
+                    }),
+                )
+            });
         SagaService {
+            node_name: node_id.to_string(),
+            rabbit,
             spec: spec.clone(),
             next: choreography.and_then(|chain| resolve(&chain.next)),
             previous: choreography.and_then(|chain| resolve(&chain.previous)),
@@ -645,16 +675,29 @@ impl SagaService {
             return;
         }
         owed.attempts += 1;
-        ctx.send(
-            owed.to,
-            Payload::Txn(TxnMessage::SagaEvent {
-                saga: owed.saga,
-                step: owed.step,
-                compensate: owed.compensate,
+        if let (Some(rabbit), Some(broker)) = (self.rabbit.as_mut(), chain.broker.as_ref()) {
+            let message = saga_event_message(
+                ctx.node(),
+                &self.node_name,
+                &broker.exchange,
+                owed.saga,
+                owed.compensate,
                 event,
-            }),
-            64,
-        );
+            );
+            // Refused only when the confirm window is full: the retry timer tries again.
+            rabbit.publish(ctx, message, event);
+        } else {
+            ctx.send(
+                owed.to,
+                Payload::Txn(TxnMessage::SagaEvent {
+                    saga: owed.saga,
+                    step: owed.step,
+                    compensate: owed.compensate,
+                    event,
+                }),
+                64,
+            );
+        }
         let key = self.next_key;
         self.next_key += 1;
         self.timer_events.insert(key, event);
@@ -723,8 +766,102 @@ impl SagaService {
     }
 }
 
+impl SagaService {
+    /// A frame from the broker (choreography through the broker).
+    fn on_rabbit_event(&mut self, ctx: &mut Context<'_>, event: RabbitClientEvent) {
+        match event {
+            RabbitClientEvent::Confirmed { token, ack: true } => {
+                // The broker has the event (persistent, durable queue): no longer owed.
+                self.outbox.remove(&token);
+            }
+            // A nack or a lost connection: the retry timer publishes again.
+            RabbitClientEvent::Confirmed { ack: false, .. }
+            | RabbitClientEvent::ConnectionLost { .. } => {}
+            RabbitClientEvent::Delivered {
+                connection,
+                delivery_tag,
+                message,
+                ..
+            } => {
+                let Some((saga, compensate)) = parse_saga_event(&message) else {
+                    if let Some(rabbit) = self.rabbit.as_mut() {
+                        rabbit.settle(
+                            ctx,
+                            connection,
+                            delivery_tag,
+                            RabbitSettlement::Reject { requeue: false },
+                        );
+                    }
+                    return;
+                };
+                let work = Work {
+                    // Unused: the acknowledgement goes back through the client.
+                    from: ctx.node(),
+                    saga,
+                    step: self.chain_step,
+                    compensate,
+                    attempt: 1,
+                    key: idempotency_key(saga, self.chain_step, compensate),
+                    ack_event: None,
+                    client_operation: None,
+                    delivery: Some((connection, delivery_tag)),
+                };
+                self.schedule_work(ctx, work);
+            }
+        }
+    }
+}
+
+/// The AMQP message carrying one choreography event.
+fn saga_event_message(
+    publisher: NodeId,
+    node_name: &str,
+    exchange: &str,
+    saga: TxnId,
+    compensate: bool,
+    event: u64,
+) -> RabbitMessage {
+    let mut headers = BTreeMap::new();
+    headers.insert("saga_client".to_string(), saga.client.to_string());
+    headers.insert("saga_operation".to_string(), saga.operation.to_string());
+    headers.insert(
+        "saga_event".to_string(),
+        if compensate { "undo" } else { "done" }.to_string(),
+    );
+    RabbitMessage {
+        // The same key on every republish, so duplicates are recognisable.
+        key: RabbitMessageKey {
+            publisher,
+            sequence: event,
+        },
+        exchange: exchange.to_string(),
+        routing_key: format!("{node_name}.{}", if compensate { "undo" } else { "done" }),
+        headers,
+        persistent: true,
+        priority: None,
+        expiration_ms: None,
+        body_bytes: 64,
+        x_death: Vec::new(),
+    }
+}
+
+/// Reads a choreography event back: the saga and whether it asks for a compensation.
+fn parse_saga_event(message: &RabbitMessage) -> Option<(TxnId, bool)> {
+    let client = message.headers.get("saga_client")?.parse().ok()?;
+    let operation = message.headers.get("saga_operation")?.parse().ok()?;
+    let compensate = match message.headers.get("saga_event")?.as_str() {
+        "done" => false,
+        "undo" => true,
+        _ => return None,
+    };
+    Some((TxnId { client, operation }, compensate))
+}
+
 impl Component for SagaService {
     fn on_start(&mut self, ctx: &mut Context<'_>) {
+        if let Some(rabbit) = self.rabbit.as_mut() {
+            rabbit.start(ctx);
+        }
         // Owed events survive in the outbox: send them again.
         let owed: Vec<u64> = self.outbox.keys().copied().collect();
         for event in owed {
@@ -733,6 +870,12 @@ impl Component for SagaService {
     }
 
     fn on_message(&mut self, ctx: &mut Context<'_>, envelope: &Envelope) {
+        if let Some(rabbit) = self.rabbit.as_mut()
+            && let Some(event) = rabbit.on_message(ctx, envelope)
+        {
+            self.on_rabbit_event(ctx, event);
+            return;
+        }
         match &envelope.payload {
             Payload::Txn(TxnMessage::SagaCommand {
                 saga,
@@ -750,6 +893,7 @@ impl Component for SagaService {
                     key: *idempotency_key,
                     ack_event: None,
                     client_operation: None,
+                    delivery: None,
                 };
                 self.schedule_work(ctx, work);
             }
@@ -772,6 +916,7 @@ impl Component for SagaService {
                     key: idempotency_key(saga, self.chain_step, false),
                     ack_event: None,
                     client_operation: Some(*operation),
+                    delivery: None,
                 };
                 self.schedule_work(ctx, work);
             }
@@ -792,6 +937,7 @@ impl Component for SagaService {
                     key: idempotency_key(*saga, self.chain_step, *compensate),
                     ack_event: Some(*event),
                     client_operation: None,
+                    delivery: None,
                 };
                 self.schedule_work(ctx, work);
             }
@@ -803,6 +949,14 @@ impl Component for SagaService {
     }
 
     fn on_timer(&mut self, ctx: &mut Context<'_>, tag: TimerTag) {
+        if RabbitClient::owns_timer(tag) {
+            if let Some(rabbit) = self.rabbit.as_mut()
+                && let Some(event) = rabbit.on_timer(ctx, tag)
+            {
+                self.on_rabbit_event(ctx, event);
+            }
+            return;
+        }
         match tag.kind {
             TIMER_STEP_TIMEOUT => {
                 let Some(work) = self.work.remove(&tag.id) else {
@@ -833,6 +987,12 @@ impl Component for SagaService {
                         self.choreograph(ctx, &work, ok);
                     }
                     // A failed compensation is retried here, still holding the event.
+                    if let (Some((connection, delivery_tag)), Some(rabbit)) =
+                        (work.delivery, self.rabbit.as_mut())
+                        && (ok || !work.compensate)
+                    {
+                        rabbit.settle(ctx, connection, delivery_tag, RabbitSettlement::Ack);
+                    }
                     if let Some(event) = work.ack_event
                         && (ok || !work.compensate)
                     {
@@ -870,6 +1030,9 @@ impl Component for SagaService {
     fn on_crash(&mut self, _ctx: &mut Context<'_>) {
         self.work.clear();
         self.timer_events.clear();
+        if let Some(rabbit) = self.rabbit.as_mut() {
+            rabbit.on_crash();
+        }
     }
 
     fn view(&self) -> ComponentView {

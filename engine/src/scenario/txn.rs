@@ -219,6 +219,42 @@ pub struct SagaChoreographySpec {
     /// Sends of one event (1: fire and forget, a lost event is lost).
     #[serde(default = "default_saga_compensation_attempts")]
     pub max_event_attempts: u32,
+    /// Publish and consume the events through a `rabbit_broker` (absent:
+    /// direct messages to `next` / `previous`). An event counts as sent once
+    /// the broker confirms it; a received event is acknowledged after its
+    /// work ran, so a crash in between redelivers it.
+    #[serde(default)]
+    pub broker: Option<SagaEventBrokerSpec>,
+}
+
+/// A choreographed saga service's connection to the broker. Its events are
+/// published to `exchange` with routing key `<this node id>.done` (its step
+/// succeeded: the next service acts) or `<this node id>.undo` (its step failed
+/// or was compensated: the previous service compensates); the broker's
+/// bindings route them to the neighbours' queues.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SagaEventBrokerSpec {
+    /// The `rabbit_broker` node.
+    pub broker: String,
+    /// The exchange this service publishes its events to.
+    pub exchange: String,
+    /// The queue this service consumes its events from (bound to the
+    /// neighbours' routing keys in the broker's `bindings`).
+    pub queue: String,
+    /// Unacknowledged deliveries the broker sends at once (`basic.qos`).
+    #[serde(default = "default_broker_prefetch_count")]
+    pub prefetch_count: u32,
+    /// Wait before reconnecting after the connection was lost.
+    #[serde(default = "default_broker_reconnect_delay_ms")]
+    pub reconnect_delay_ms: u64,
+}
+
+fn default_broker_prefetch_count() -> u32 {
+    50
+}
+fn default_broker_reconnect_delay_ms() -> u64 {
+    500
 }
 
 fn default_saga_step_timeout_ms() -> u64 {

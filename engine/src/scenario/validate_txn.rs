@@ -313,6 +313,16 @@ pub(super) fn saga_references(scenario: &Scenario, index: usize, problems: &mut 
             choreography: Some(chain),
             ..
         }) => {
+            if let Some(broker) = &chain.broker {
+                broker_exchange_and_queue(
+                    problems,
+                    scenario,
+                    &format!("{path}.choreography.broker"),
+                    &broker.broker,
+                    Some(&broker.exchange),
+                    Some(&broker.queue),
+                );
+            }
             for (field, link, back) in [
                 ("next", &chain.next, true),
                 ("previous", &chain.previous, false),
@@ -423,6 +433,58 @@ pub(super) fn outbox_references(scenario: &Scenario, index: usize, problems: &mu
             format!("topology.nodes[{index}].properties.consumer"),
             &spec.consumer,
             "event_consumer",
+        );
+    }
+}
+
+/// A broker connection names a `rabbit_broker` node and, on it, a declared
+/// exchange (publishing) and queue (consuming); `path` is the object holding
+/// the `broker`, `exchange` and `queue` fields.
+pub(super) fn broker_exchange_and_queue(
+    problems: &mut Problems,
+    scenario: &Scenario,
+    path: &str,
+    broker: &str,
+    exchange: Option<&str>,
+    queue: Option<&str>,
+) {
+    if !node_of_kind(
+        problems,
+        scenario,
+        format!("{path}.broker"),
+        broker,
+        "rabbit_broker",
+    ) {
+        return;
+    }
+    let Some(ComponentSpec::RabbitBroker(spec)) = scenario
+        .topology
+        .nodes
+        .iter()
+        .find(|node| node.id == broker)
+        .map(|node| &node.spec)
+    else {
+        return;
+    };
+    if let Some(exchange) = exchange
+        && !spec
+            .exchanges
+            .iter()
+            .any(|declared| declared.name == exchange)
+    {
+        let names: Vec<&str> = spec.exchanges.iter().map(|e| e.name.as_str()).collect();
+        problems.push(
+            format!("{path}.exchange"),
+            format!("{broker:?} declares no exchange {exchange:?} (it has {names:?})"),
+        );
+    }
+    if let Some(queue) = queue
+        && !spec.queues.iter().any(|declared| declared.name == queue)
+    {
+        let names: Vec<&str> = spec.queues.iter().map(|q| q.name.as_str()).collect();
+        problems.push(
+            format!("{path}.queue"),
+            format!("{broker:?} declares no queue {queue:?} (it has {names:?})"),
         );
     }
 }
