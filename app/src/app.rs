@@ -17,6 +17,7 @@ use crate::driver::SimDriver;
 use crate::editor::{Editor, storage};
 use crate::live::Highlight;
 use crate::live::compare::ComparePanel;
+use crate::live::sequence::SequencePanel;
 use crate::live::timeline::FaultTimeline;
 use crate::shortcuts;
 use crate::workspace::Workspace;
@@ -106,6 +107,7 @@ pub fn App() -> impl IntoView {
                     <CheckList snapshot=sim.snapshot />
                     <ComparePanel driver=driver sim=sim />
                     <EventLog lines=sim.trace_lines />
+                    <SequencePanel driver=driver sim=sim />
                 </aside>
             </main>
             <CheatSheet open=cheat_sheet_open set_open=set_cheat_sheet_open />

@@ -19,13 +19,15 @@
 //! writes them.
 
 use faultline_app::engine_host::{
-    AdvanceOutcome, EVENT_LOG_LINES, EngineReport, FromEngine, ToEngine, advance_within_budget,
-    inject_and_record, seek_within_budget, sim_advance_for,
+    AdvanceOutcome, DropCursor, EVENT_LOG_LINES, EngineReport, FromEngine, ToEngine,
+    advance_within_budget, inject_and_record, seek_within_budget, sim_advance_for,
 };
 use faultline_engine::live::{
     InFlightMessages, MAX_IN_FLIGHT_MESSAGES_SHOWN, TimelineMark, TimelineMarkKind,
 };
+use faultline_engine::live_drops::RecentDrops;
 use faultline_engine::scenario::{FaultAction, Problems, ScheduledFault};
+use faultline_engine::sequence::SequenceDiagram;
 use faultline_engine::{Scenario, SimTime, Simulator, Snapshot};
 use leptos::prelude::*;
 use std::collections::VecDeque;
@@ -119,6 +121,10 @@ pub struct SimView {
     pub seeking: ReadSignal<bool>,
     /// The scenario the run executes (with live faults in its timeline).
     pub run_scenario: ReadSignal<Option<Scenario>>,
+    /// Messages lost since the previous report (drop flashes), with per-link totals.
+    pub drops: ReadSignal<RecentDrops>,
+    /// The last sequence diagram asked for (or why there is none).
+    pub sequence: ReadSignal<Option<Result<SequenceDiagram, String>>>,
 }
 
 /// Owns the engine (or the link to it) and the animation-frame loop. `Copy`:
@@ -140,6 +146,8 @@ pub struct SimDriver {
     set_live_faults: WriteSignal<Vec<ScheduledFault>>,
     set_seeking: WriteSignal<bool>,
     set_run_scenario: WriteSignal<Option<Scenario>>,
+    set_drops: WriteSignal<RecentDrops>,
+    set_sequence: WriteSignal<Option<Result<SequenceDiagram, String>>>,
 }
 
 /// Non-reactive state: the engine and the bookkeeping of the frame loop.
@@ -174,6 +182,8 @@ struct Runtime {
     /// from t = 0 and reports fewer marks; the run is deterministic, so the
     /// later ones are still known and stay on the timeline.
     known_marks: Vec<TimelineMark>,
+    /// Drops the page engine has already reported (each flashes once).
+    drop_cursor: DropCursor,
 }
 
 /// The page's side of the engine worker.
@@ -213,6 +223,8 @@ struct Publication {
     marks: Option<Vec<TimelineMark>>,
     /// A fault was recorded into the run's plan.
     recorded_fault: Option<ScheduledFault>,
+    drops: Option<RecentDrops>,
+    sequence: Option<Result<SequenceDiagram, String>>,
 }
 
 impl SimDriver {
@@ -231,6 +243,8 @@ impl SimDriver {
         let (live_faults, set_live_faults) = signal(Vec::<ScheduledFault>::new());
         let (seeking, set_seeking) = signal(false);
         let (run_scenario, set_run_scenario) = signal(None::<Scenario>);
+        let (drops, set_drops) = signal(RecentDrops::default());
+        let (sequence, set_sequence) = signal(None::<Result<SequenceDiagram, String>>);
         let runtime = StoredValue::new_local(Runtime {
             scenario: None,
             page_simulator: None,
@@ -251,6 +265,7 @@ impl SimDriver {
             seek_target_us: None,
             mark_run: None,
             known_marks: Vec::new(),
+            drop_cursor: DropCursor::default(),
         });
         let driver = SimDriver {
             runtime,
@@ -268,6 +283,8 @@ impl SimDriver {
             set_live_faults,
             set_seeking,
             set_run_scenario,
+            set_drops,
+            set_sequence,
         };
         let view = SimView {
             snapshot,
@@ -284,6 +301,8 @@ impl SimDriver {
             live_faults,
             seeking,
             run_scenario,
+            drops,
+            sequence,
         };
         driver.start_engine();
         (driver, view)
@@ -369,6 +388,7 @@ impl SimDriver {
             runtime.seek_target_us = None;
             runtime.mark_run = None;
             runtime.known_marks.clear();
+            runtime.drop_cursor = DropCursor::default();
             runtime.scenario = Some(scenario.clone());
             runtime.known_now_us = snapshot.now_us;
             runtime.known_finished = snapshot.finished.is_some();
@@ -492,6 +512,26 @@ impl SimDriver {
                 .set_engine_notice
                 .set(Some(format!("The fault was not injected: {message}"))),
             _ => {}
+        }
+    }
+
+    /// Asks for the sequence diagram of what the user typed or picked (a
+    /// request, saga or message id; empty: the latest completed request).
+    /// The answer arrives in `SimView::sequence`.
+    pub fn request_sequence(self, query: String) {
+        let answer = self.runtime.try_update_value(|runtime| {
+            if let Some(link) = runtime.worker.as_mut() {
+                let request_id = link.next_id();
+                link.send(ToEngine::Sequence { request_id, query });
+                return None;
+            }
+            Some(match runtime.page_simulator.as_ref() {
+                Some(simulator) => simulator.sequence_diagram_for_text(&query),
+                None => Err("no run is loaded".to_string()),
+            })
+        });
+        if let Some(Some(answer)) = answer {
+            self.set_sequence.set(Some(answer));
         }
     }
 
@@ -690,7 +730,15 @@ impl SimDriver {
             in_flight,
             marks,
             recorded_fault,
+            drops,
+            sequence,
         } = publication;
+        if let Some(drops) = drops {
+            set_if_changed(self.set_drops, drops);
+        }
+        if let Some(sequence) = sequence {
+            self.set_sequence.set(Some(sequence));
+        }
         if let Some(in_flight) = in_flight {
             self.set_in_flight.set(in_flight);
         }
@@ -857,6 +905,7 @@ impl Runtime {
         let trace_lines = simulator.recent_trace_lines(EVENT_LOG_LINES);
         let in_flight = simulator.in_flight_messages(MAX_IN_FLIGHT_MESSAGES_SHOWN);
         let marks = simulator.timeline_marks().to_vec();
+        let drops = self.drop_cursor.take(simulator);
         let mut publication = self.finish_report(
             snapshot,
             Some(trace_lines),
@@ -866,6 +915,7 @@ impl Runtime {
         );
         publication.in_flight = Some(in_flight);
         publication.marks = Some(self.remember_marks(marks));
+        publication.drops = Some(drops);
         publication
     }
 
@@ -964,6 +1014,8 @@ impl Runtime {
             marks,
             recorded_fault,
             mark_found,
+            drops,
+            sequence,
             ..
         } = report;
         if over_budget {
@@ -987,6 +1039,8 @@ impl Runtime {
         publication.in_flight = Some(in_flight);
         publication.marks = Some(self.remember_marks(marks));
         publication.recorded_fault = recorded_fault;
+        publication.drops = Some(drops);
+        publication.sequence = sequence;
         Some(publication)
     }
 

@@ -9,7 +9,9 @@
 use faultline_engine::live::{
     InFlightMessages, MAX_IN_FLIGHT_MESSAGES_SHOWN, TimelineMark, TimelineMarkKind,
 };
+use faultline_engine::live_drops::RecentDrops;
 use faultline_engine::scenario::{FaultAction, ScheduledFault};
+use faultline_engine::sequence::SequenceDiagram;
 use faultline_engine::{Scenario, SimDuration, SimTime, Simulator, Snapshot};
 use serde::{Deserialize, Serialize};
 
@@ -59,6 +61,9 @@ pub enum ToEngine {
         kind: TimelineMarkKind,
         max_events: u64,
     },
+    /// The sequence diagram of a request, saga or message the user typed or
+    /// picked (`sequence::Correlation::parse`; empty: the latest request).
+    Sequence { request_id: u64, query: String },
 }
 
 impl ToEngine {
@@ -69,7 +74,8 @@ impl ToEngine {
             | ToEngine::Step { request_id }
             | ToEngine::Inject { request_id, .. }
             | ToEngine::Seek { request_id, .. }
-            | ToEngine::RunToMark { request_id, .. } => *request_id,
+            | ToEngine::RunToMark { request_id, .. }
+            | ToEngine::Sequence { request_id, .. } => *request_id,
         }
     }
 }
@@ -110,6 +116,12 @@ pub struct EngineReport {
     /// A `RunToMark` request found its mark.
     #[serde(default)]
     pub mark_found: bool,
+    /// Messages lost since the previous report (flashes), and per-link totals.
+    #[serde(default)]
+    pub drops: RecentDrops,
+    /// The answer to a `Sequence` request: the diagram, or why there is none.
+    #[serde(default)]
+    pub sequence: Option<Result<SequenceDiagram, String>>,
 }
 
 /// What one budgeted advance did.
@@ -161,6 +173,26 @@ pub struct EngineHost {
     /// The run's scenario with every recorded live fault appended to its
     /// timeline: what a seek re-runs from t = 0.
     scenario: Option<Scenario>,
+    /// Trace position of the newest drop already reported (flashed once).
+    drops_reported: DropCursor,
+}
+
+/// Which drops a host has already reported, so each loss flashes once.
+#[derive(Default)]
+pub struct DropCursor {
+    last_seq: Option<u64>,
+}
+
+impl DropCursor {
+    /// The drops since the last call (all in the ring after a reload or a
+    /// seek back, when the trace restarted below the cursor).
+    pub fn take(&mut self, simulator: &Simulator) -> RecentDrops {
+        let count = simulator.trace().count();
+        let after = self.last_seq.filter(|seq| *seq < count);
+        let drops = simulator.recent_drops(after);
+        self.last_seq = count.checked_sub(1);
+        drops
+    }
 }
 
 impl EngineHost {
@@ -173,6 +205,7 @@ impl EngineHost {
                 Ok(simulator) => {
                     self.simulator = Some(simulator);
                     self.scenario = Some(*scenario);
+                    self.drops_reported = DropCursor::default();
                     self.report(request_id, AdvanceOutcome::idle(), true)
                 }
                 Err(problems) => FromEngine::Rejected {
@@ -279,11 +312,24 @@ impl EngineHost {
                     other => other,
                 }
             }
+            ToEngine::Sequence { request_id, query } => {
+                let Some(simulator) = self.simulator.as_ref() else {
+                    return no_run(request_id);
+                };
+                let sequence = simulator.sequence_diagram_for_text(&query);
+                match self.report(request_id, AdvanceOutcome::idle(), false) {
+                    FromEngine::Report(mut report) => {
+                        report.sequence = Some(sequence);
+                        FromEngine::Report(report)
+                    }
+                    other => other,
+                }
+            }
         }
     }
 
     fn report(
-        &self,
+        &mut self,
         request_id: u64,
         outcome: AdvanceOutcome,
         with_trace_lines: bool,
@@ -291,6 +337,7 @@ impl EngineHost {
         let Some(simulator) = self.simulator.as_ref() else {
             return no_run(request_id);
         };
+        let drops = self.drops_reported.take(simulator);
         FromEngine::Report(Box::new(EngineReport {
             request_id,
             snapshot: simulator.snapshot(),
@@ -302,6 +349,8 @@ impl EngineHost {
             marks: simulator.timeline_marks().to_vec(),
             recorded_fault: None,
             mark_found: false,
+            drops,
+            sequence: None,
         }))
     }
 }

@@ -4,8 +4,10 @@
 //! modules only draw what the driver publishes and send requests to it.
 
 pub mod compare;
+pub mod drops;
 pub mod faults;
 pub mod overlay;
+pub mod sequence;
 pub mod timeline;
 
 /// What the checker panel asked to highlight: the nodes (by id) and the
