@@ -18,6 +18,7 @@ use crate::editor::{Editor, storage};
 use crate::live::Highlight;
 use crate::live::charts::ChartsPanel;
 use crate::live::compare::ComparePanel;
+use crate::live::sequence::SequencePanel;
 use crate::live::timeline::FaultTimeline;
 use crate::shortcuts;
 use crate::workspace::Workspace;
@@ -108,6 +109,7 @@ pub fn App() -> impl IntoView {
                     <ComparePanel driver=driver sim=sim />
                     <ChartsPanel driver=driver sim=sim editor=editor />
                     <EventLog lines=sim.trace_lines />
+                    <SequencePanel driver=driver sim=sim />
                 </aside>
             </main>
             <CheatSheet open=cheat_sheet_open set_open=set_cheat_sheet_open />

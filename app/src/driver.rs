@@ -20,15 +20,17 @@
 
 use faultline_app::chart_feed::{ChartDelta, ChartFeed, ChartStore};
 use faultline_app::engine_host::{
-    AdvanceOutcome, EVENT_LOG_LINES, EngineReport, FromEngine, ToEngine, advance_within_budget,
-    inject_and_record, seek_within_budget, sim_advance_for,
+    AdvanceOutcome, DropCursor, EVENT_LOG_LINES, EngineReport, FromEngine, ToEngine,
+    advance_within_budget, inject_and_record, seek_within_budget, sim_advance_for,
 };
 use faultline_engine::checkpoint::SeekCheckpoints;
 use faultline_engine::live::{
     InFlightMessages, MAX_IN_FLIGHT_MESSAGES_SHOWN, TimelineMark, TimelineMarkKind,
 };
+use faultline_engine::live_drops::RecentDrops;
 use faultline_engine::metrics::ChartSubject;
 use faultline_engine::scenario::{FaultAction, Problems, ScheduledFault};
+use faultline_engine::sequence::SequenceDiagram;
 use faultline_engine::{Scenario, SimTime, Simulator, Snapshot};
 use leptos::prelude::*;
 use std::collections::VecDeque;
@@ -124,6 +126,10 @@ pub struct SimView {
     pub run_scenario: ReadSignal<Option<Scenario>>,
     /// The watched metric series for the live charts (see `watch_chart`).
     pub chart: ReadSignal<ChartStore>,
+    /// Messages lost since the previous report (drop flashes), with per-link totals.
+    pub drops: ReadSignal<RecentDrops>,
+    /// The last sequence diagram asked for (or why there is none).
+    pub sequence: ReadSignal<Option<Result<SequenceDiagram, String>>>,
 }
 
 /// Owns the engine (or the link to it) and the animation-frame loop. `Copy`:
@@ -146,6 +152,8 @@ pub struct SimDriver {
     set_seeking: WriteSignal<bool>,
     set_run_scenario: WriteSignal<Option<Scenario>>,
     set_chart: WriteSignal<ChartStore>,
+    set_drops: WriteSignal<RecentDrops>,
+    set_sequence: WriteSignal<Option<Result<SequenceDiagram, String>>>,
 }
 
 /// Non-reactive state: the engine and the bookkeeping of the frame loop.
@@ -186,6 +194,8 @@ struct Runtime {
     chart_feed: ChartFeed,
     /// The series the charts watch, kept for a restarted worker or page engine.
     chart_subject: ChartSubject,
+    /// Drops the page engine has already reported (each flashes once).
+    drop_cursor: DropCursor,
 }
 
 /// The page's side of the engine worker.
@@ -227,6 +237,8 @@ struct Publication {
     recorded_fault: Option<ScheduledFault>,
     /// New samples of the watched chart series.
     chart: Option<ChartDelta>,
+    drops: Option<RecentDrops>,
+    sequence: Option<Result<SequenceDiagram, String>>,
 }
 
 impl SimDriver {
@@ -246,6 +258,8 @@ impl SimDriver {
         let (seeking, set_seeking) = signal(false);
         let (run_scenario, set_run_scenario) = signal(None::<Scenario>);
         let (chart, set_chart) = signal(ChartStore::default());
+        let (drops, set_drops) = signal(RecentDrops::default());
+        let (sequence, set_sequence) = signal(None::<Result<SequenceDiagram, String>>);
         let runtime = StoredValue::new_local(Runtime {
             scenario: None,
             page_simulator: None,
@@ -269,6 +283,7 @@ impl SimDriver {
             known_marks: Vec::new(),
             chart_feed: ChartFeed::new(),
             chart_subject: ChartSubject::System,
+            drop_cursor: DropCursor::default(),
         });
         let driver = SimDriver {
             runtime,
@@ -287,6 +302,8 @@ impl SimDriver {
             set_seeking,
             set_run_scenario,
             set_chart,
+            set_drops,
+            set_sequence,
         };
         let view = SimView {
             snapshot,
@@ -304,6 +321,8 @@ impl SimDriver {
             seeking,
             run_scenario,
             chart,
+            drops,
+            sequence,
         };
         driver.start_engine();
         (driver, view)
@@ -391,6 +410,7 @@ impl SimDriver {
             runtime.known_marks.clear();
             runtime.page_checkpoints.clear();
             runtime.chart_feed.restart();
+            runtime.drop_cursor = DropCursor::default();
             runtime.scenario = Some(scenario.clone());
             runtime.known_now_us = snapshot.now_us;
             runtime.known_finished = snapshot.finished.is_some();
@@ -526,6 +546,26 @@ impl SimDriver {
                 .set_engine_notice
                 .set(Some(format!("The fault was not injected: {message}"))),
             _ => {}
+        }
+    }
+
+    /// Asks for the sequence diagram of what the user typed or picked (a
+    /// request, saga or message id; empty: the latest completed request).
+    /// The answer arrives in `SimView::sequence`.
+    pub fn request_sequence(self, query: String) {
+        let answer = self.runtime.try_update_value(|runtime| {
+            if let Some(link) = runtime.worker.as_mut() {
+                let request_id = link.next_id();
+                link.send(ToEngine::Sequence { request_id, query });
+                return None;
+            }
+            Some(match runtime.page_simulator.as_ref() {
+                Some(simulator) => simulator.sequence_diagram_for_text(&query),
+                None => Err("no run is loaded".to_string()),
+            })
+        });
+        if let Some(Some(answer)) = answer {
+            self.set_sequence.set(Some(answer));
         }
     }
 
@@ -761,9 +801,17 @@ impl SimDriver {
             marks,
             recorded_fault,
             chart,
+            drops,
+            sequence,
         } = publication;
         if let Some(chart) = chart {
             self.set_chart.update(|store| store.apply(chart));
+        }
+        if let Some(drops) = drops {
+            set_if_changed(self.set_drops, drops);
+        }
+        if let Some(sequence) = sequence {
+            self.set_sequence.set(Some(sequence));
         }
         if let Some(in_flight) = in_flight {
             self.set_in_flight.set(in_flight);
@@ -933,6 +981,7 @@ impl Runtime {
         let in_flight = simulator.in_flight_messages(MAX_IN_FLIGHT_MESSAGES_SHOWN);
         let marks = simulator.timeline_marks().to_vec();
         let chart = self.chart_feed.next_delta(simulator);
+        let drops = self.drop_cursor.take(simulator);
         let mut publication = self.finish_report(
             snapshot,
             Some(trace_lines),
@@ -943,6 +992,7 @@ impl Runtime {
         publication.in_flight = Some(in_flight);
         publication.marks = Some(self.remember_marks(marks));
         publication.chart = chart;
+        publication.drops = Some(drops);
         publication
     }
 
@@ -1049,6 +1099,8 @@ impl Runtime {
             recorded_fault,
             mark_found,
             chart,
+            drops,
+            sequence,
             ..
         } = report;
         if over_budget {
@@ -1073,6 +1125,8 @@ impl Runtime {
         publication.marks = Some(self.remember_marks(marks));
         publication.recorded_fault = recorded_fault;
         publication.chart = chart;
+        publication.drops = Some(drops);
+        publication.sequence = sequence;
         Some(publication)
     }
 

@@ -6,13 +6,15 @@
 //! tagged and optional fields) that non-self-describing formats reject; a
 //! frame's snapshot is a few kilobytes, which JSON handles well within a frame.
 
-use faultline_engine::checkpoint::SeekCheckpoints;
 use crate::chart_feed::{ChartDelta, ChartFeed};
+use faultline_engine::checkpoint::SeekCheckpoints;
 use faultline_engine::live::{
     InFlightMessages, MAX_IN_FLIGHT_MESSAGES_SHOWN, TimelineMark, TimelineMarkKind,
 };
+use faultline_engine::live_drops::RecentDrops;
 use faultline_engine::metrics::ChartSubject;
 use faultline_engine::scenario::{FaultAction, ScheduledFault};
+use faultline_engine::sequence::SequenceDiagram;
 use faultline_engine::{Scenario, SimDuration, SimTime, Simulator, Snapshot};
 use serde::{Deserialize, Serialize};
 
@@ -68,6 +70,9 @@ pub enum ToEngine {
         request_id: u64,
         subject: ChartSubject,
     },
+    /// The sequence diagram of a request, saga or message the user typed or
+    /// picked (`sequence::Correlation::parse`; empty: the latest request).
+    Sequence { request_id: u64, query: String },
 }
 
 impl ToEngine {
@@ -80,6 +85,7 @@ impl ToEngine {
             | ToEngine::Seek { request_id, .. }
             | ToEngine::RunToMark { request_id, .. }
             | ToEngine::WatchChart { request_id, .. } => *request_id,
+            ToEngine::Sequence { request_id, .. } => *request_id,
         }
     }
 }
@@ -123,6 +129,12 @@ pub struct EngineReport {
     /// New samples of the watched chart series, when there are any.
     #[serde(default)]
     pub chart: Option<ChartDelta>,
+    /// Messages lost since the previous report (flashes), and per-link totals.
+    #[serde(default)]
+    pub drops: RecentDrops,
+    /// The answer to a `Sequence` request: the diagram, or why there is none.
+    #[serde(default)]
+    pub sequence: Option<Result<SequenceDiagram, String>>,
 }
 
 /// What one budgeted advance did.
@@ -182,6 +194,26 @@ pub struct EngineHost {
     checkpoints: SeekCheckpoints,
     /// The chart series the page watches and how much of it was sent.
     chart_feed: ChartFeed,
+    /// Trace position of the newest drop already reported (flashed once).
+    drops_reported: DropCursor,
+}
+
+/// Which drops a host has already reported, so each loss flashes once.
+#[derive(Default)]
+pub struct DropCursor {
+    last_seq: Option<u64>,
+}
+
+impl DropCursor {
+    /// The drops since the last call (all in the ring after a reload or a
+    /// seek back, when the trace restarted below the cursor).
+    pub fn take(&mut self, simulator: &Simulator) -> RecentDrops {
+        let count = simulator.trace().count();
+        let after = self.last_seq.filter(|seq| *seq < count);
+        let drops = simulator.recent_drops(after);
+        self.last_seq = count.checked_sub(1);
+        drops
+    }
 }
 
 impl EngineHost {
@@ -196,6 +228,7 @@ impl EngineHost {
                     self.scenario = Some(*scenario);
                     self.checkpoints.clear();
                     self.chart_feed.restart();
+                    self.drops_reported = DropCursor::default();
                     self.report(request_id, AdvanceOutcome::idle(), true)
                 }
                 Err(problems) => FromEngine::Rejected {
@@ -313,6 +346,19 @@ impl EngineHost {
                 self.chart_feed.watch(subject);
                 self.report(request_id, AdvanceOutcome::idle(), false)
             }
+            ToEngine::Sequence { request_id, query } => {
+                let Some(simulator) = self.simulator.as_ref() else {
+                    return no_run(request_id);
+                };
+                let sequence = simulator.sequence_diagram_for_text(&query);
+                match self.report(request_id, AdvanceOutcome::idle(), false) {
+                    FromEngine::Report(mut report) => {
+                        report.sequence = Some(sequence);
+                        FromEngine::Report(report)
+                    }
+                    other => other,
+                }
+            }
         }
     }
 
@@ -325,6 +371,7 @@ impl EngineHost {
         let Some(simulator) = self.simulator.as_ref() else {
             return no_run(request_id);
         };
+        let drops = self.drops_reported.take(simulator);
         FromEngine::Report(Box::new(EngineReport {
             request_id,
             snapshot: simulator.snapshot(),
@@ -337,6 +384,8 @@ impl EngineHost {
             recorded_fault: None,
             mark_found: false,
             chart: self.chart_feed.next_delta(simulator),
+            drops,
+            sequence: None,
         }))
     }
 }

@@ -115,6 +115,11 @@ pub struct InFlightMessage {
 pub struct InFlightMessages {
     pub shown: Vec<InFlightMessage>,
     pub hidden: u64,
+    /// Every message on the wire, shown or hidden, counted per direction
+    /// `(from, to, messages)` in node order: when particles are too many to
+    /// draw, the overlay draws this as flow intensity on the link.
+    #[serde(default)]
+    pub per_link: Vec<(u32, u32, u64)>,
 }
 
 /// Something on the run's time axis.

@@ -1200,6 +1200,10 @@ impl Simulator {
             })
             .collect();
         let total = shown.len();
+        let mut per_link: BTreeMap<(u32, u32), u64> = BTreeMap::new();
+        for message in &shown {
+            *per_link.entry((message.from, message.to)).or_default() += 1;
+        }
         if total > limit {
             shown.select_nth_unstable_by_key(limit, |message| (message.id, message.deliver_us));
             shown.truncate(limit);
@@ -1208,7 +1212,21 @@ impl Simulator {
         InFlightMessages {
             shown,
             hidden: (total - total.min(limit)) as u64,
+            per_link: per_link
+                .into_iter()
+                .map(|((from, to), messages)| (from, to, messages))
+                .collect(),
         }
+    }
+
+    /// The declared links' end nodes `(a, b)` as indices, in link order (the
+    /// order of `metrics().links`).
+    pub fn link_endpoints(&self) -> Vec<(u32, u32)> {
+        self.network
+            .links()
+            .iter()
+            .map(|link| (link.a.0, link.b.0))
+            .collect()
     }
 
     /// Processes events one at a time until a new timeline mark of `kind`

@@ -5,8 +5,10 @@
 
 pub mod charts;
 pub mod compare;
+pub mod drops;
 pub mod faults;
 pub mod overlay;
+pub mod sequence;
 pub mod timeline;
 
 /// What the checker panel asked to highlight: the nodes (by id) and the

@@ -10,6 +10,7 @@
 use crate::driver::SimView;
 use crate::editor::{Editor, NODE_HEIGHT_PX, NODE_WIDTH_PX};
 use crate::live::Highlight;
+use crate::live::drops::{DropFlashes, FlowIntensity};
 use faultline_engine::live::{BreakerBadge, InFlightMessages, LeadershipKind, NodeLiveStatus};
 use faultline_engine::message::MessageClass;
 use faultline_engine::sim::NodeStatus;
@@ -144,6 +145,8 @@ pub fn LiveOverlay(editor: Editor, sim: SimView, highlight: RwSignal<Highlight>)
                     d=move || particles.with(|paths| paths.highlighted.clone())
                 />
             </g>
+            <FlowIntensity sim=sim node_centres=node_centres />
+            <DropFlashes sim=sim node_centres=node_centres />
             <g class="badges">
                 {move || badges.get().into_iter().map(node_badges).collect_view()}
             </g>
@@ -237,7 +240,14 @@ fn particle_paths(
     centre_of: impl Fn(u32) -> Option<(f64, f64)>,
 ) -> ParticlePaths {
     let mut paths = ParticlePaths::default();
+    // More in flight than listed: dots would show an arbitrary subset, so the
+    // links carry flow intensity instead (`drops::FlowIntensity`); only
+    // highlighted messages keep their dot.
+    let aggregated = in_flight.hidden > 0;
     for message in &in_flight.shown {
+        if aggregated && !highlighted.contains(&message.id) {
+            continue;
+        }
         if (message.deliver_us as f64) < now_us {
             continue;
         }
@@ -279,7 +289,7 @@ fn dot(path: &mut String, x: f64, y: f64, radius: f64) {
 
 /// The points where the straight line between two box centres leaves the
 /// first box and enters the second.
-fn box_edges(from: (f64, f64), to: (f64, f64)) -> ((f64, f64), (f64, f64)) {
+pub fn box_edges(from: (f64, f64), to: (f64, f64)) -> ((f64, f64), (f64, f64)) {
     let (dx, dy) = (to.0 - from.0, to.1 - from.1);
     if dx.abs() + dy.abs() < 1.0 {
         return (from, to);

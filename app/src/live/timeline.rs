@@ -50,12 +50,19 @@ pub fn FaultTimeline(driver: SimDriver, sim: SimView, editor: Editor) -> impl In
                 .collect()
         });
         let now = now_us.get();
-        // Faults of the plan still to come (scripted and recorded live ones).
+        // Faults of the plan still to come (scripted and recorded live ones);
+        // those of the document are drawn as draggable plan markers instead.
+        let in_document = editor.document.with(|document| {
+            document
+                .as_ref()
+                .map(|scenario| scenario.faults.timeline.clone())
+                .unwrap_or_default()
+        });
         sim.run_scenario.with(|scenario| {
             if let Some(scenario) = scenario {
                 for fault in &scenario.faults.timeline {
                     let at_us = fault.at_ms * 1_000;
-                    if at_us > now {
+                    if at_us > now && !in_document.contains(fault) {
                         marks.push(AxisMark {
                             at_us,
                             kind: "planned",
@@ -207,6 +214,7 @@ pub fn FaultTimeline(driver: SimDriver, sim: SimView, editor: Editor) -> impl In
                             .collect_view()
                     }}
                     <div class="timeline-cursor" style:left=move || format!("{:.3}%", percent(now_us.get(), end_us.get()))></div>
+                    <PlanFaultMarkers editor=editor end_us=end_us />
                 </div>
                 <span class="timeline-status" data-testid="seek-status">
                     {move || if sim.seeking.get() { "seeking…" } else { "" }}
@@ -229,5 +237,163 @@ pub fn FaultTimeline(driver: SimDriver, sim: SimView, editor: Editor) -> impl In
                 </Show>
             </div>
         </section>
+    }
+}
+
+/// While a plan marker is dragged: which fault, the track's screen span, and
+/// where it would go now.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct PlanDrag {
+    index: usize,
+    track_left: f64,
+    track_width: f64,
+    at_ms: u64,
+    moved: bool,
+}
+
+/// The document's fault plan as draggable markers on the track. Dropping a
+/// marker moves that fault in time through `Editor::edit` (undoable, saved
+/// and shared with the scenario); the edit reloads the run, which replays
+/// the plan from t = 0. Arrow keys move a focused marker by 1% of the run.
+#[component]
+fn PlanFaultMarkers(editor: Editor, end_us: Memo<u64>) -> impl IntoView {
+    let (drag, set_drag) = signal(None::<PlanDrag>);
+    let plan = Memo::new(move |_| {
+        editor.document.with(|document| {
+            document
+                .as_ref()
+                .map(|scenario| {
+                    scenario
+                        .faults
+                        .timeline
+                        .iter()
+                        .map(|fault| (fault.at_ms, fault.action.to_string()))
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default()
+        })
+    });
+    let move_fault = move |index: usize, at_ms: u64| {
+        let label = format!("Move fault to {}", format::sim_seconds(at_ms * 1_000));
+        editor.edit(&label, move |scenario| {
+            let end_ms = scenario.run.duration_ms;
+            if let Some(fault) = scenario.faults.timeline.get_mut(index) {
+                fault.at_ms = at_ms.min(end_ms);
+            }
+            // The plan is kept in time order (stable: equal times keep order).
+            scenario.faults.timeline.sort_by_key(|fault| fault.at_ms);
+        });
+    };
+    let at_ms_for = move |client_x: f64, drag: &PlanDrag| {
+        let fraction = ((client_x - drag.track_left) / drag.track_width).clamp(0.0, 1.0);
+        (fraction * end_us.get_untracked() as f64 / 1_000.0).round() as u64
+    };
+    move || {
+        let end = end_us.get();
+        if end == 0 {
+            return Vec::new();
+        }
+        plan.get()
+            .into_iter()
+            .enumerate()
+            .map(|(index, (planned_ms, text))| {
+                let shown_ms = move || {
+                    drag.get()
+                        .filter(|drag| drag.index == index)
+                        .map_or(planned_ms, |drag| drag.at_ms)
+                };
+                let title = format!(
+                    "{} {text} — drag to move it in time",
+                    format::sim_seconds(planned_ms * 1_000)
+                );
+                let on_pointer_down = move |event: ev::PointerEvent| {
+                    event.stop_propagation();
+                    event.prevent_default();
+                    let Some(marker) = event
+                        .current_target()
+                        .and_then(|target| target.dyn_into::<web_sys::Element>().ok())
+                    else {
+                        return;
+                    };
+                    let Some(track) = marker.parent_element() else {
+                        return;
+                    };
+                    let rect = track.get_bounding_client_rect();
+                    if rect.width() <= 0.0 {
+                        return;
+                    }
+                    let _ = marker.set_pointer_capture(event.pointer_id());
+                    set_drag.set(Some(PlanDrag {
+                        index,
+                        track_left: rect.left(),
+                        track_width: rect.width(),
+                        at_ms: planned_ms,
+                        moved: false,
+                    }));
+                };
+                let on_pointer_move = move |event: ev::PointerEvent| {
+                    let Some(current) = drag.get_untracked().filter(|drag| drag.index == index)
+                    else {
+                        return;
+                    };
+                    let at_ms = at_ms_for(f64::from(event.client_x()), &current);
+                    if at_ms != current.at_ms {
+                        set_drag.set(Some(PlanDrag {
+                            at_ms,
+                            moved: true,
+                            ..current
+                        }));
+                    }
+                };
+                let on_pointer_up = move |event: ev::PointerEvent| {
+                    event.stop_propagation();
+                    let Some(current) = drag.get_untracked().filter(|drag| drag.index == index)
+                    else {
+                        return;
+                    };
+                    set_drag.set(None);
+                    let at_ms = at_ms_for(f64::from(event.client_x()), &current);
+                    if current.moved && at_ms != planned_ms {
+                        move_fault(index, at_ms);
+                    }
+                };
+                let on_key = move |event: ev::KeyboardEvent| {
+                    let step_ms = (end_us.get_untracked() as f64 / 1_000.0 * KEYBOARD_SEEK_FRACTION)
+                        .max(1.0) as u64;
+                    let at_ms = match event.key().as_str() {
+                        "ArrowRight" | "ArrowUp" => planned_ms.saturating_add(step_ms),
+                        "ArrowLeft" | "ArrowDown" => planned_ms.saturating_sub(step_ms),
+                        _ => return,
+                    };
+                    event.prevent_default();
+                    event.stop_propagation();
+                    move_fault(index, at_ms);
+                };
+                view! {
+                    <span
+                        class="timeline-plan-fault"
+                        class:dragging=move || drag.get().is_some_and(|drag| drag.index == index)
+                        data-testid="plan-fault"
+                        data-index=index
+                        data-at-ms=shown_ms
+                        role="slider"
+                        tabindex="0"
+                        aria-label=format!("Planned fault: {text}")
+                        aria-valuemin="0"
+                        aria-valuemax=format!("{:.3}", end as f64 / 1e6)
+                        aria-valuenow=move || format!("{:.3}", shown_ms() as f64 / 1e3)
+                        aria-valuetext=move || format::sim_seconds(shown_ms() * 1_000)
+                        title=title
+                        style:left=move || format!("{:.3}%", percent(shown_ms() * 1_000, end))
+                        on:pointerdown=on_pointer_down
+                        on:pointermove=on_pointer_move
+                        on:pointerup=on_pointer_up
+                        on:pointercancel=move |_| set_drag.set(None)
+                        on:click=|event: ev::MouseEvent| event.stop_propagation()
+                        on:keydown=on_key
+                    ></span>
+                }
+            })
+            .collect::<Vec<_>>()
     }
 }

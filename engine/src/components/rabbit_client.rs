@@ -52,6 +52,7 @@ pub struct RabbitClientConsume {
     pub prefetch_count: u32,
 }
 
+#[derive(Clone)]
 pub struct RabbitClient {
     broker: Option<NodeId>,
     heartbeat_timeout_ms: u64,
