@@ -106,6 +106,9 @@ pub fn App() -> impl IntoView {
                     <CheckList snapshot=sim.snapshot />
                     <ComparePanel driver=driver sim=sim />
                     <EventLog lines=sim.trace_lines />
+                    <crate::live::broker_panel::BrokerPanel />
+                    <crate::live::replication_panel::ReplicationPanel />
+                    <crate::live::transactions_panel::TransactionsPanel />
                 </aside>
             </main>
             <CheatSheet open=cheat_sheet_open set_open=set_cheat_sheet_open />

@@ -22,6 +22,7 @@ use faultline_app::engine_host::{
     AdvanceOutcome, EVENT_LOG_LINES, EngineReport, FromEngine, ToEngine, advance_within_budget,
     inject_and_record, seek_within_budget, sim_advance_for,
 };
+use faultline_engine::inspect::{INSPECTION_MIN_INTERVAL_MS, Inspection};
 use faultline_engine::live::{
     InFlightMessages, MAX_IN_FLIGHT_MESSAGES_SHOWN, TimelineMark, TimelineMarkKind,
 };
@@ -119,6 +120,8 @@ pub struct SimView {
     pub seeking: ReadSignal<bool>,
     /// The scenario the run executes (with live faults in its timeline).
     pub run_scenario: ReadSignal<Option<Scenario>>,
+    /// The inspection panels' data while one of them is open (else stale or None).
+    pub inspection: ReadSignal<Option<Inspection>>,
 }
 
 /// Owns the engine (or the link to it) and the animation-frame loop. `Copy`:
@@ -140,6 +143,7 @@ pub struct SimDriver {
     set_live_faults: WriteSignal<Vec<ScheduledFault>>,
     set_seeking: WriteSignal<bool>,
     set_run_scenario: WriteSignal<Option<Scenario>>,
+    set_inspection: WriteSignal<Option<Inspection>>,
 }
 
 /// Non-reactive state: the engine and the bookkeeping of the frame loop.
@@ -174,6 +178,10 @@ struct Runtime {
     /// from t = 0 and reports fewer marks; the run is deterministic, so the
     /// later ones are still known and stay on the timeline.
     known_marks: Vec<TimelineMark>,
+    /// Inspection panels open now: while any is, reports carry an inspection.
+    inspection_watchers: std::collections::BTreeSet<&'static str>,
+    /// Wall time of the last inspection built on the page (fallback path).
+    last_page_inspection_ms: Option<f64>,
 }
 
 /// The page's side of the engine worker.
@@ -213,6 +221,7 @@ struct Publication {
     marks: Option<Vec<TimelineMark>>,
     /// A fault was recorded into the run's plan.
     recorded_fault: Option<ScheduledFault>,
+    inspection: Option<Inspection>,
 }
 
 impl SimDriver {
@@ -231,6 +240,7 @@ impl SimDriver {
         let (live_faults, set_live_faults) = signal(Vec::<ScheduledFault>::new());
         let (seeking, set_seeking) = signal(false);
         let (run_scenario, set_run_scenario) = signal(None::<Scenario>);
+        let (inspection, set_inspection) = signal(None::<Inspection>);
         let runtime = StoredValue::new_local(Runtime {
             scenario: None,
             page_simulator: None,
@@ -251,6 +261,8 @@ impl SimDriver {
             seek_target_us: None,
             mark_run: None,
             known_marks: Vec::new(),
+            inspection_watchers: std::collections::BTreeSet::new(),
+            last_page_inspection_ms: None,
         });
         let driver = SimDriver {
             runtime,
@@ -268,6 +280,7 @@ impl SimDriver {
             set_live_faults,
             set_seeking,
             set_run_scenario,
+            set_inspection,
         };
         let view = SimView {
             snapshot,
@@ -284,6 +297,7 @@ impl SimDriver {
             live_faults,
             seeking,
             run_scenario,
+            inspection,
         };
         driver.start_engine();
         (driver, view)
@@ -365,6 +379,11 @@ impl SimDriver {
         let snapshot = simulator.snapshot();
         let trace_lines = simulator.recent_trace_lines(EVENT_LOG_LINES);
         let in_flight = simulator.in_flight_messages(MAX_IN_FLIGHT_MESSAGES_SHOWN);
+        // Open panels show the new run's t = 0 state, not the old run's.
+        let inspection = self
+            .runtime
+            .with_value(|runtime| !runtime.inspection_watchers.is_empty())
+            .then(|| simulator.inspect());
         self.runtime.update_value(|runtime| {
             runtime.seek_target_us = None;
             runtime.mark_run = None;
@@ -391,12 +410,40 @@ impl SimDriver {
             rates: Some((0.0, 0.0)),
             in_flight: Some(in_flight),
             marks: Some(Vec::new()),
+            inspection,
             ..Publication::default()
         });
         self.set_seeking.set(false);
         self.set_live_faults.set(Vec::new());
         self.set_run_scenario.set(Some(scenario.clone()));
         Ok(())
+    }
+
+    /// An inspection panel (`panel`, its name) opened or closed. While any
+    /// is open the engine sends its inspection with its reports.
+    pub fn watch_inspection(self, panel: &'static str, open: bool) {
+        let outcome = self.runtime.try_update_value(|runtime| {
+            let was_wanted = !runtime.inspection_watchers.is_empty();
+            if open {
+                runtime.inspection_watchers.insert(panel);
+            } else {
+                runtime.inspection_watchers.remove(panel);
+            }
+            let wanted = !runtime.inspection_watchers.is_empty();
+            if wanted == was_wanted {
+                // Another panel is already watching: publish what is known.
+                return None;
+            }
+            if let Some(link) = runtime.worker.as_mut() {
+                let request_id = link.next_id();
+                link.send(ToEngine::WatchInspection { request_id, wanted });
+                return None;
+            }
+            runtime.page_inspection(true)
+        });
+        if let Some(Some(inspection)) = outcome {
+            self.set_inspection.set(Some(inspection));
+        }
     }
 
     /// Starts the same scenario again from t = 0, paused.
@@ -690,7 +737,11 @@ impl SimDriver {
             in_flight,
             marks,
             recorded_fault,
+            inspection,
         } = publication;
+        if let Some(inspection) = inspection {
+            self.set_inspection.set(Some(inspection));
+        }
         if let Some(in_flight) = in_flight {
             self.set_in_flight.set(in_flight);
         }
@@ -866,7 +917,27 @@ impl Runtime {
         );
         publication.in_flight = Some(in_flight);
         publication.marks = Some(self.remember_marks(marks));
+        publication.inspection = self.page_inspection(!self.playing);
         publication
+    }
+
+    /// The page engine's inspection, while a panel is open: at once when
+    /// `now` (a user action), else at most every `INSPECTION_MIN_INTERVAL_MS`.
+    fn page_inspection(&mut self, now: bool) -> Option<Inspection> {
+        if self.inspection_watchers.is_empty() {
+            return None;
+        }
+        let now_ms = wall_clock_ms();
+        let due = now
+            || self
+                .last_page_inspection_ms
+                .is_none_or(|last_ms| now_ms - last_ms >= INSPECTION_MIN_INTERVAL_MS);
+        if !due {
+            return None;
+        }
+        let inspection = self.page_simulator.as_ref()?.inspect();
+        self.last_page_inspection_ms = Some(now_ms);
+        Some(inspection)
     }
 
     /// The marks to show: the engine's, or the longer list already known
@@ -964,6 +1035,7 @@ impl Runtime {
             marks,
             recorded_fault,
             mark_found,
+            inspection,
             ..
         } = report;
         if over_budget {
@@ -987,6 +1059,7 @@ impl Runtime {
         publication.in_flight = Some(in_flight);
         publication.marks = Some(self.remember_marks(marks));
         publication.recorded_fault = recorded_fault;
+        publication.inspection = inspection.map(|inspection| *inspection);
         Some(publication)
     }
 

@@ -6,6 +6,7 @@
 //! tagged and optional fields) that non-self-describing formats reject; a
 //! frame's snapshot is a few kilobytes, which JSON handles well within a frame.
 
+use faultline_engine::inspect::{INSPECTION_MIN_INTERVAL_MS, Inspection};
 use faultline_engine::live::{
     InFlightMessages, MAX_IN_FLIGHT_MESSAGES_SHOWN, TimelineMark, TimelineMarkKind,
 };
@@ -59,6 +60,11 @@ pub enum ToEngine {
         kind: TimelineMarkKind,
         max_events: u64,
     },
+    /// An inspection panel opened (`wanted`) or the last one closed. While
+    /// wanted, reports carry an `Inspection` (this answer at once, advances
+    /// at most every `INSPECTION_MIN_INTERVAL_MS`): building one walks every
+    /// node, so it is not done for closed panels or on every frame.
+    WatchInspection { request_id: u64, wanted: bool },
 }
 
 impl ToEngine {
@@ -69,7 +75,8 @@ impl ToEngine {
             | ToEngine::Step { request_id }
             | ToEngine::Inject { request_id, .. }
             | ToEngine::Seek { request_id, .. }
-            | ToEngine::RunToMark { request_id, .. } => *request_id,
+            | ToEngine::RunToMark { request_id, .. }
+            | ToEngine::WatchInspection { request_id, .. } => *request_id,
         }
     }
 }
@@ -110,6 +117,9 @@ pub struct EngineReport {
     /// A `RunToMark` request found its mark.
     #[serde(default)]
     pub mark_found: bool,
+    /// The inspection panels' data, while one is open (see `WatchInspection`).
+    #[serde(default)]
+    pub inspection: Option<Box<Inspection>>,
 }
 
 /// What one budgeted advance did.
@@ -161,11 +171,44 @@ pub struct EngineHost {
     /// The run's scenario with every recorded live fault appended to its
     /// timeline: what a seek re-runs from t = 0.
     scenario: Option<Scenario>,
+    /// An inspection panel is open on the page.
+    inspection_wanted: bool,
+    /// Wall time of the last inspection sent.
+    last_inspection_ms: Option<f64>,
 }
 
 impl EngineHost {
     pub fn handle(&mut self, request: ToEngine, wall_clock_ms: impl Fn() -> f64) -> FromEngine {
+        let started_ms = wall_clock_ms();
+        // Advances come every frame: they carry an inspection at most every
+        // INSPECTION_MIN_INTERVAL_MS. Anything else (step, inject, seek,
+        // load, a panel opening) is a user action and gets one at once.
+        if let ToEngine::WatchInspection { wanted, .. } = &request {
+            self.inspection_wanted = *wanted;
+        }
+        let inspect_now = self.inspection_wanted
+            && (!matches!(request, ToEngine::Advance { .. })
+                || self
+                    .last_inspection_ms
+                    .is_none_or(|last_ms| started_ms - last_ms >= INSPECTION_MIN_INTERVAL_MS));
+        let answer = self.handle_request(request, wall_clock_ms);
+        match answer {
+            FromEngine::Report(mut report) if inspect_now => {
+                if let Some(simulator) = self.simulator.as_ref() {
+                    report.inspection = Some(Box::new(simulator.inspect()));
+                    self.last_inspection_ms = Some(started_ms);
+                }
+                FromEngine::Report(report)
+            }
+            other => other,
+        }
+    }
+
+    fn handle_request(&mut self, request: ToEngine, wall_clock_ms: impl Fn() -> f64) -> FromEngine {
         match request {
+            ToEngine::WatchInspection { request_id, .. } => {
+                self.report(request_id, AdvanceOutcome::idle(), false)
+            }
             ToEngine::Load {
                 request_id,
                 scenario,
@@ -302,6 +345,7 @@ impl EngineHost {
             marks: simulator.timeline_marks().to_vec(),
             recorded_fault: None,
             mark_found: false,
+            inspection: None,
         }))
     }
 }
