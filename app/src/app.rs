@@ -110,6 +110,9 @@ pub fn App() -> impl IntoView {
                     <ChartsPanel driver=driver sim=sim editor=editor />
                     <EventLog lines=sim.trace_lines />
                     <SequencePanel driver=driver sim=sim />
+                    <crate::live::broker_panel::BrokerPanel />
+                    <crate::live::replication_panel::ReplicationPanel />
+                    <crate::live::transactions_panel::TransactionsPanel />
                 </aside>
             </main>
             <CheatSheet open=cheat_sheet_open set_open=set_cheat_sheet_open />

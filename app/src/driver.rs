@@ -24,6 +24,7 @@ use faultline_app::engine_host::{
     advance_within_budget, inject_and_record, seek_within_budget, sim_advance_for,
 };
 use faultline_engine::checkpoint::SeekCheckpoints;
+use faultline_engine::inspect::{INSPECTION_MIN_INTERVAL_MS, Inspection};
 use faultline_engine::live::{
     InFlightMessages, MAX_IN_FLIGHT_MESSAGES_SHOWN, TimelineMark, TimelineMarkKind,
 };
@@ -130,6 +131,8 @@ pub struct SimView {
     pub drops: ReadSignal<RecentDrops>,
     /// The last sequence diagram asked for (or why there is none).
     pub sequence: ReadSignal<Option<Result<SequenceDiagram, String>>>,
+    /// The inspection panels' data while one of them is open (else stale or None).
+    pub inspection: ReadSignal<Option<Inspection>>,
 }
 
 /// Owns the engine (or the link to it) and the animation-frame loop. `Copy`:
@@ -154,6 +157,7 @@ pub struct SimDriver {
     set_chart: WriteSignal<ChartStore>,
     set_drops: WriteSignal<RecentDrops>,
     set_sequence: WriteSignal<Option<Result<SequenceDiagram, String>>>,
+    set_inspection: WriteSignal<Option<Inspection>>,
 }
 
 /// Non-reactive state: the engine and the bookkeeping of the frame loop.
@@ -196,6 +200,10 @@ struct Runtime {
     chart_subject: ChartSubject,
     /// Drops the page engine has already reported (each flashes once).
     drop_cursor: DropCursor,
+    /// Inspection panels open now: while any is, reports carry an inspection.
+    inspection_watchers: std::collections::BTreeSet<&'static str>,
+    /// Wall time of the last inspection built on the page (fallback path).
+    last_page_inspection_ms: Option<f64>,
 }
 
 /// The page's side of the engine worker.
@@ -239,6 +247,7 @@ struct Publication {
     chart: Option<ChartDelta>,
     drops: Option<RecentDrops>,
     sequence: Option<Result<SequenceDiagram, String>>,
+    inspection: Option<Inspection>,
 }
 
 impl SimDriver {
@@ -260,6 +269,7 @@ impl SimDriver {
         let (chart, set_chart) = signal(ChartStore::default());
         let (drops, set_drops) = signal(RecentDrops::default());
         let (sequence, set_sequence) = signal(None::<Result<SequenceDiagram, String>>);
+        let (inspection, set_inspection) = signal(None::<Inspection>);
         let runtime = StoredValue::new_local(Runtime {
             scenario: None,
             page_simulator: None,
@@ -284,6 +294,8 @@ impl SimDriver {
             chart_feed: ChartFeed::new(),
             chart_subject: ChartSubject::System,
             drop_cursor: DropCursor::default(),
+            inspection_watchers: std::collections::BTreeSet::new(),
+            last_page_inspection_ms: None,
         });
         let driver = SimDriver {
             runtime,
@@ -304,6 +316,7 @@ impl SimDriver {
             set_chart,
             set_drops,
             set_sequence,
+            set_inspection,
         };
         let view = SimView {
             snapshot,
@@ -323,6 +336,7 @@ impl SimDriver {
             chart,
             drops,
             sequence,
+            inspection,
         };
         driver.start_engine();
         (driver, view)
@@ -404,6 +418,11 @@ impl SimDriver {
         let snapshot = simulator.snapshot();
         let trace_lines = simulator.recent_trace_lines(EVENT_LOG_LINES);
         let in_flight = simulator.in_flight_messages(MAX_IN_FLIGHT_MESSAGES_SHOWN);
+        // Open panels show the new run's t = 0 state, not the old run's.
+        let inspection = self
+            .runtime
+            .with_value(|runtime| !runtime.inspection_watchers.is_empty())
+            .then(|| simulator.inspect());
         self.runtime.update_value(|runtime| {
             runtime.seek_target_us = None;
             runtime.mark_run = None;
@@ -442,6 +461,7 @@ impl SimDriver {
             rates: Some((0.0, 0.0)),
             in_flight: Some(in_flight),
             marks: Some(Vec::new()),
+            inspection,
             ..Publication::default()
         });
         self.set_chart.update(ChartStore::clear);
@@ -449,6 +469,33 @@ impl SimDriver {
         self.set_live_faults.set(Vec::new());
         self.set_run_scenario.set(Some(scenario.clone()));
         Ok(())
+    }
+
+    /// An inspection panel (`panel`, its name) opened or closed. While any
+    /// is open the engine sends its inspection with its reports.
+    pub fn watch_inspection(self, panel: &'static str, open: bool) {
+        let outcome = self.runtime.try_update_value(|runtime| {
+            let was_wanted = !runtime.inspection_watchers.is_empty();
+            if open {
+                runtime.inspection_watchers.insert(panel);
+            } else {
+                runtime.inspection_watchers.remove(panel);
+            }
+            let wanted = !runtime.inspection_watchers.is_empty();
+            if wanted == was_wanted {
+                // Another panel is already watching: publish what is known.
+                return None;
+            }
+            if let Some(link) = runtime.worker.as_mut() {
+                let request_id = link.next_id();
+                link.send(ToEngine::WatchInspection { request_id, wanted });
+                return None;
+            }
+            runtime.page_inspection(true)
+        });
+        if let Some(Some(inspection)) = outcome {
+            self.set_inspection.set(Some(inspection));
+        }
     }
 
     /// Starts the same scenario again from t = 0, paused.
@@ -803,6 +850,7 @@ impl SimDriver {
             chart,
             drops,
             sequence,
+            inspection,
         } = publication;
         if let Some(chart) = chart {
             self.set_chart.update(|store| store.apply(chart));
@@ -812,6 +860,9 @@ impl SimDriver {
         }
         if let Some(sequence) = sequence {
             self.set_sequence.set(Some(sequence));
+        }
+        if let Some(inspection) = inspection {
+            self.set_inspection.set(Some(inspection));
         }
         if let Some(in_flight) = in_flight {
             self.set_in_flight.set(in_flight);
@@ -993,6 +1044,7 @@ impl Runtime {
         publication.marks = Some(self.remember_marks(marks));
         publication.chart = chart;
         publication.drops = Some(drops);
+        publication.inspection = self.page_inspection(!self.playing);
         publication
     }
 
@@ -1000,6 +1052,25 @@ impl Runtime {
     fn page_chart_delta(&mut self) -> Option<ChartDelta> {
         let simulator = self.page_simulator.as_ref()?;
         self.chart_feed.next_delta(simulator)
+    }
+
+    /// The page engine's inspection, while a panel is open: at once when
+    /// `now` (a user action), else at most every `INSPECTION_MIN_INTERVAL_MS`.
+    fn page_inspection(&mut self, now: bool) -> Option<Inspection> {
+        if self.inspection_watchers.is_empty() {
+            return None;
+        }
+        let now_ms = wall_clock_ms();
+        let due = now
+            || self
+                .last_page_inspection_ms
+                .is_none_or(|last_ms| now_ms - last_ms >= INSPECTION_MIN_INTERVAL_MS);
+        if !due {
+            return None;
+        }
+        let inspection = self.page_simulator.as_ref()?.inspect();
+        self.last_page_inspection_ms = Some(now_ms);
+        Some(inspection)
     }
 
     /// The marks to show: the engine's, or the longer list already known
@@ -1101,6 +1172,7 @@ impl Runtime {
             chart,
             drops,
             sequence,
+            inspection,
             ..
         } = report;
         if over_budget {
@@ -1127,6 +1199,7 @@ impl Runtime {
         publication.chart = chart;
         publication.drops = Some(drops);
         publication.sequence = sequence;
+        publication.inspection = inspection.map(|inspection| *inspection);
         Some(publication)
     }
 

@@ -8,6 +8,7 @@
 
 use crate::chart_feed::{ChartDelta, ChartFeed};
 use faultline_engine::checkpoint::SeekCheckpoints;
+use faultline_engine::inspect::{INSPECTION_MIN_INTERVAL_MS, Inspection};
 use faultline_engine::live::{
     InFlightMessages, MAX_IN_FLIGHT_MESSAGES_SHOWN, TimelineMark, TimelineMarkKind,
 };
@@ -73,6 +74,11 @@ pub enum ToEngine {
     /// The sequence diagram of a request, saga or message the user typed or
     /// picked (`sequence::Correlation::parse`; empty: the latest request).
     Sequence { request_id: u64, query: String },
+    /// An inspection panel opened (`wanted`) or the last one closed. While
+    /// wanted, reports carry an `Inspection` (this answer at once, advances
+    /// at most every `INSPECTION_MIN_INTERVAL_MS`): building one walks every
+    /// node, so it is not done for closed panels or on every frame.
+    WatchInspection { request_id: u64, wanted: bool },
 }
 
 impl ToEngine {
@@ -86,6 +92,7 @@ impl ToEngine {
             | ToEngine::RunToMark { request_id, .. }
             | ToEngine::WatchChart { request_id, .. } => *request_id,
             ToEngine::Sequence { request_id, .. } => *request_id,
+            ToEngine::WatchInspection { request_id, .. } => *request_id,
         }
     }
 }
@@ -135,6 +142,9 @@ pub struct EngineReport {
     /// The answer to a `Sequence` request: the diagram, or why there is none.
     #[serde(default)]
     pub sequence: Option<Result<SequenceDiagram, String>>,
+    /// The inspection panels' data, while one is open (see `WatchInspection`).
+    #[serde(default)]
+    pub inspection: Option<Box<Inspection>>,
 }
 
 /// What one budgeted advance did.
@@ -196,6 +206,10 @@ pub struct EngineHost {
     chart_feed: ChartFeed,
     /// Trace position of the newest drop already reported (flashed once).
     drops_reported: DropCursor,
+    /// An inspection panel is open on the page.
+    inspection_wanted: bool,
+    /// Wall time of the last inspection sent.
+    last_inspection_ms: Option<f64>,
 }
 
 /// Which drops a host has already reported, so each loss flashes once.
@@ -218,7 +232,36 @@ impl DropCursor {
 
 impl EngineHost {
     pub fn handle(&mut self, request: ToEngine, wall_clock_ms: impl Fn() -> f64) -> FromEngine {
+        let started_ms = wall_clock_ms();
+        // Advances come every frame: they carry an inspection at most every
+        // INSPECTION_MIN_INTERVAL_MS. Anything else (step, inject, seek,
+        // load, a panel opening) is a user action and gets one at once.
+        if let ToEngine::WatchInspection { wanted, .. } = &request {
+            self.inspection_wanted = *wanted;
+        }
+        let inspect_now = self.inspection_wanted
+            && (!matches!(request, ToEngine::Advance { .. })
+                || self
+                    .last_inspection_ms
+                    .is_none_or(|last_ms| started_ms - last_ms >= INSPECTION_MIN_INTERVAL_MS));
+        let answer = self.handle_request(request, wall_clock_ms);
+        match answer {
+            FromEngine::Report(mut report) if inspect_now => {
+                if let Some(simulator) = self.simulator.as_ref() {
+                    report.inspection = Some(Box::new(simulator.inspect()));
+                    self.last_inspection_ms = Some(started_ms);
+                }
+                FromEngine::Report(report)
+            }
+            other => other,
+        }
+    }
+
+    fn handle_request(&mut self, request: ToEngine, wall_clock_ms: impl Fn() -> f64) -> FromEngine {
         match request {
+            ToEngine::WatchInspection { request_id, .. } => {
+                self.report(request_id, AdvanceOutcome::idle(), false)
+            }
             ToEngine::Load {
                 request_id,
                 scenario,
@@ -386,6 +429,7 @@ impl EngineHost {
             chart: self.chart_feed.next_delta(simulator),
             drops,
             sequence: None,
+            inspection: None,
         }))
     }
 }

@@ -702,9 +702,124 @@ fn build_kafka_rows(
     }
 }
 
+// ---- event log filter -----------------------------------------------------
+
+/// The event kinds of a trace line (its word after `#seq`), for the event
+/// log's kind filter; in the order `TraceEvent::line` writes them.
+pub const TRACE_LINE_KINDS: [&str; 13] = [
+    "start",
+    "send",
+    "deliver",
+    "drop",
+    "duplicate",
+    "hold",
+    "timer",
+    "state",
+    "op",
+    "fact",
+    "fault",
+    "violation",
+    "end",
+];
+
+/// A filter over trace lines in the engine's one-line format
+/// (`<time> #<seq> <kind> …`). Empty fields match everything. Lives beside
+/// the format's owner so the app does not parse trace lines itself.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TraceLineFilter {
+    /// Case-insensitive substring of the whole line.
+    pub text: String,
+    /// A node the line is about: a subject (`state n1`), an end of a message
+    /// (`n1->n2`), or a word of a fault or violation.
+    pub node: String,
+    /// One of `TRACE_LINE_KINDS`.
+    pub kind: String,
+}
+
+impl TraceLineFilter {
+    pub fn is_empty(&self) -> bool {
+        self.text.is_empty() && self.node.is_empty() && self.kind.is_empty()
+    }
+
+    pub fn matches(&self, line: &str) -> bool {
+        let mut words = line.split_whitespace();
+        let _time = words.next();
+        let _seq = words.next();
+        let kind = words.next().unwrap_or("");
+        if !self.kind.is_empty() && kind != self.kind {
+            return false;
+        }
+        if !self.node.is_empty() {
+            let rest: Vec<&str> = words.collect();
+            let involved = match kind {
+                // `send m12 a->b payload`: the third word is the pair.
+                "send" | "deliver" | "drop" | "duplicate" | "hold" => rest
+                    .get(1)
+                    .is_some_and(|pair| pair.split("->").any(|end| end == self.node)),
+                "start" | "timer" | "state" | "op" | "fact" => {
+                    rest.first() == Some(&self.node.as_str())
+                }
+                // Faults and violations name their nodes among their words.
+                _ => rest.iter().any(|word| {
+                    word.trim_matches(|c: char| !c.is_alphanumeric() && c != '-' && c != '_')
+                        == self.node
+                }),
+            };
+            if !involved {
+                return false;
+            }
+        }
+        self.text.is_empty() || line.to_lowercase().contains(&self.text.to_lowercase())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trace_line_filter_reads_the_engines_own_lines() {
+        use crate::message::{MessageClass, MessageId, Payload};
+        use crate::time::SimTime;
+        use crate::trace::{TraceEvent, TraceKind};
+        let names = vec!["client".to_string(), "server-1".to_string()];
+        let line = |kind: TraceKind| {
+            TraceEvent {
+                seq: 7,
+                time: SimTime::from_millis(1_250),
+                kind,
+            }
+            .line(&names)
+        };
+        let send = line(TraceKind::Send {
+            message: MessageId(3),
+            from: NodeId(0),
+            to: NodeId(1),
+            class: MessageClass::Request,
+            payload: Payload::Request {
+                operation: 1,
+                stream: 0,
+            },
+        });
+        let state = line(TraceKind::State {
+            node: NodeId(1),
+            text: "leader of client group".to_string(),
+        });
+        let filter = |text: &str, node: &str, kind: &str| TraceLineFilter {
+            text: text.to_string(),
+            node: node.to_string(),
+            kind: kind.to_string(),
+        };
+        assert!(filter("", "", "").matches(&send));
+        assert!(filter("", "client", "send").matches(&send), "{send}");
+        assert!(filter("", "server-1", "").matches(&send), "{send}");
+        assert!(!filter("", "server-1", "state").matches(&send));
+        assert!(filter("", "server-1", "state").matches(&state), "{state}");
+        // The state's subject is server-1; "client" in its text is not a subject.
+        assert!(!filter("", "client", "").matches(&state), "{state}");
+        assert!(filter("LEADER", "", "").matches(&state));
+        assert!(!filter("follower", "", "").matches(&state));
+    }
 
     #[test]
     fn cut_text_keeps_short_text_and_marks_a_cut() {

@@ -3,13 +3,17 @@
 //! scrubber, and the A/B compare panel. The engine decides everything; these
 //! modules only draw what the driver publishes and send requests to it.
 
+pub mod broker_panel;
 pub mod charts;
 pub mod compare;
 pub mod drops;
 pub mod faults;
+pub mod inspection_card;
 pub mod overlay;
+pub mod replication_panel;
 pub mod sequence;
 pub mod timeline;
+pub mod transactions_panel;
 
 /// What the checker panel asked to highlight: the nodes (by id) and the
 /// messages (by id) a violation involves.
