@@ -85,14 +85,17 @@ describe('live inspection panels in Chromium', () => {
     await page.getByTestId('example-picker').selectOption('kafka-durability-acks.json');
     await page.waitForFunction(() => document.querySelector('[data-testid="node"][data-node-id="broker-1"]'));
     await page.getByTestId('broker-toggle').click();
-    const leader = page.getByTestId('kafka-leader').first();
-    await leader.waitFor({ timeout: 10_000 });
-    await setSpeed(page, '10×');
+    // 1×: at 10× the pause after the predicate can overshoot past 2 s.
+    await setSpeed(page, '1×');
     // Run to ~1 s, before the example's own faults (2 s): broker-1 leads with a full ISR.
+    // (At t = 0 the controller has not yet published any partition, so the
+    // panel has no rows to show before the run starts.)
     await playUntil(page, () => {
       const text = document.querySelector('[data-testid="sim-now"]')?.textContent ?? '';
       return Number((/([0-9.]+) s/.exec(text) ?? [])[1] ?? 0) >= 1;
     });
+    const leader = page.getByTestId('kafka-leader').first();
+    await leader.waitFor({ timeout: 10_000 });
     assert.ok((await clockSeconds(page)) < 2, 'paused before the scripted partition');
     await page.waitForFunction(() =>
       (document.querySelector('[data-testid="kafka-leader"]')?.textContent ?? '').startsWith('broker-1'),
