@@ -89,10 +89,9 @@ describe('live simulation view in Chromium', () => {
   test('1. the Kafka durability example loads and runs to its first fault with the leader crowned', async () => {
     await page.getByTestId('example-picker').selectOption('kafka-durability-acks.json');
     await page.waitForFunction(() => document.querySelector('[data-testid="node"][data-node-id="broker-1"]'));
-    // The plan's scripted faults are on the timeline before they happen.
-    await page.waitForFunction(
-      () => document.querySelectorAll('[data-testid="timeline-mark"][data-kind="planned"]').length === 4,
-    );
+    // The plan's scripted faults are on the timeline before they happen (as
+    // draggable plan markers: they belong to the document).
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="plan-fault"]').length === 4);
     await page.getByTestId('next-fault').click();
     await waitForSeekDone(page);
     assert.equal(await clockSeconds(page), 2, 'stopped at the one-way partition at 2 s');
