@@ -18,6 +18,7 @@ use leptos::prelude::*;
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use wasm_bindgen::JsCast;
 
 #[component]
 pub fn Inspector(editor: Editor) -> impl IntoView {
@@ -165,7 +166,16 @@ fn workload_form(editor: Editor) -> impl IntoView {
                     }
                         .into_any()
                 } else {
-                    (0..count).map(|index| stream_form(editor, index)).collect_view().into_any()
+                    // Forms of many streams would be tens of thousands of DOM
+                    // nodes (each `client`/`target` choice lists every node),
+                    // which makes every layout of the page slow; past a few
+                    // streams each one is a closed row whose form is built
+                    // only when opened.
+                    let open_all = count <= STREAM_FORMS_OPEN_UP_TO;
+                    (0..count)
+                        .map(|index| stream_form(editor, index, open_all || index + 1 == count))
+                        .collect_view()
+                        .into_any()
                 }
             }}
             <button class="button" data-testid="add-stream" on:click=move |_| editor.add_stream()>
@@ -175,7 +185,55 @@ fn workload_form(editor: Editor) -> impl IntoView {
     }
 }
 
-fn stream_form(editor: Editor, index: usize) -> impl IntoView {
+/// Workloads with at most this many streams show every stream's form open.
+const STREAM_FORMS_OPEN_UP_TO: usize = 6;
+
+/// One stream as a `<details>` row: its summary says who calls whom; its form
+/// exists in the DOM only while the row is open.
+fn stream_form(editor: Editor, index: usize, initially_open: bool) -> impl IntoView {
+    let (open, set_open) = signal(initially_open);
+    let summary = move || {
+        editor.document.with(|document| {
+            document
+                .as_ref()
+                .and_then(|scenario| scenario.workload.streams.get(index))
+                .map(|stream| {
+                    let client = if stream.client.is_empty() {
+                        "?"
+                    } else {
+                        &stream.client
+                    };
+                    let target = if stream.target.is_empty() {
+                        "?"
+                    } else {
+                        &stream.target
+                    };
+                    format!("{}: {client} → {target}", stream.id)
+                })
+                .unwrap_or_default()
+        })
+    };
+    view! {
+        <details
+            class="stream-form"
+            data-testid="stream"
+            data-index=index.to_string()
+            open=initially_open
+            on:toggle=move |event| {
+                let now_open = event
+                    .target()
+                    .and_then(|target| target.dyn_into::<web_sys::HtmlDetailsElement>().ok())
+                    .is_some_and(|details| details.open());
+                set_open.set(now_open);
+            }
+        >
+            <summary class="field-label" data-testid="stream-summary">"Stream " {summary}</summary>
+            {move || open.get().then(|| stream_fields(editor, index))}
+        </details>
+    }
+}
+
+fn stream_fields(editor: Editor, index: usize) -> impl IntoView {
     let node_ids: Vec<(String, &'static str)> = editor.document.with_untracked(|document| {
         document
             .iter()
@@ -239,17 +297,17 @@ fn stream_form(editor: Editor, index: usize) -> impl IntoView {
         vec![format!("workload.streams[{index}]")],
     );
     view! {
-        <fieldset class="stream-form" data-testid="stream" data-index=index.to_string()>
-            <legend class="field-label">"Stream " {stream_id}</legend>
+        <div class="stream-fields">
             {schema_fields(fields, target, &format!("stream{index}"))}
             <button
                 class="button"
                 data-testid="remove-stream"
+                aria-label=move || format!("Remove stream {}", stream_id())
                 on:click=move |_| editor.remove_stream(index)
             >
                 "Remove stream"
             </button>
-        </fieldset>
+        </div>
     }
 }
 
