@@ -33,6 +33,7 @@ pub fn App() -> impl IntoView {
     // driver and what it publishes through context.
     provide_context(driver);
     provide_context(sim);
+    crate::live::svg_text_refresh::provide_text_refresh(sim);
     provide_context(RwSignal::new(Highlight::default()));
     provide_context(editor.problems);
     let (workspace, open) = Workspace::new(editor);

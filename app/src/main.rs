@@ -7,6 +7,7 @@ mod editor;
 mod format;
 mod live;
 mod loader;
+mod resize;
 mod shortcuts;
 mod workspace;
 

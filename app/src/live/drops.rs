@@ -302,55 +302,6 @@ pub fn flow_lines(
         .collect()
 }
 
-/// Flow intensity lines, drawn instead of dots when dots would lie.
-#[component]
-pub fn FlowIntensity(
-    sim: SimView,
-    node_centres: Memo<BTreeMap<String, (f64, f64)>>,
-) -> impl IntoView {
-    let lines = Memo::new(move |_| {
-        node_centres.with(|centres| {
-            sim.snapshot.with(|snapshot| {
-                let Some(snapshot) = snapshot.as_ref() else {
-                    return Vec::new();
-                };
-                sim.in_flight.with(|in_flight| {
-                    flow_lines(in_flight, |index| {
-                        snapshot
-                            .nodes
-                            .get(index as usize)
-                            .and_then(|node| centres.get(&node.id).copied())
-                    })
-                })
-            })
-        })
-    });
-    view! {
-        <g class="flow-intensity" data-testid="flow-intensity" data-lines=move || lines.with(Vec::len)>
-            {move || {
-                lines
-                    .get()
-                    .into_iter()
-                    .map(|line| {
-                        view! {
-                            <line
-                                class="flow-line"
-                                x1=format!("{:.1}", line.from.0)
-                                y1=format!("{:.1}", line.from.1)
-                                x2=format!("{:.1}", line.to.0)
-                                y2=format!("{:.1}", line.to.1)
-                                stroke-width=format!("{:.1}", line.width)
-                                opacity=format!("{:.2}", line.opacity)
-                                data-messages=line.messages
-                            />
-                        }
-                    })
-                    .collect_view()
-            }}
-        </g>
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

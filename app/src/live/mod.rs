@@ -10,8 +10,10 @@ pub mod drops;
 pub mod faults;
 pub mod inspection_card;
 pub mod overlay;
+pub mod particle_layer;
 pub mod replication_panel;
 pub mod sequence;
+pub mod svg_text_refresh;
 pub mod timeline;
 pub mod transactions_panel;
 

@@ -1,8 +1,11 @@
 //! The live layer drawn over the topology (inside the canvas's world group,
 //! so it pans and zooms with it): node badges from the engine's typed
 //! `NodeLiveStatus` (crown, ISR, lag, breaker, down/paused/slow/partitioned,
-//! clock skew, queue depth bar) and message particles along links, coloured
-//! by `MessageClass` and interpolated between engine reports.
+//! clock skew, queue depth bar) and drop flashes. Message particles are
+//! computed here (`particle_dots`, coloured by `MessageClass` and
+//! interpolated between engine reports) but painted on a canvas by
+//! `particle_layer`, because per-frame SVG changes made the browser re-lay
+//! out and re-raster the whole diagram.
 //!
 //! Nothing here decides anything about the domain: each badge is drawn only
 //! because the engine's snapshot carries it.
@@ -10,16 +13,14 @@
 use crate::driver::SimView;
 use crate::editor::{Editor, NODE_HEIGHT_PX, NODE_WIDTH_PX};
 use crate::live::Highlight;
-use crate::live::drops::{DropFlashes, FlowIntensity};
+use crate::live::drops::DropFlashes;
+use crate::live::svg_text_refresh::batched_memo;
 use faultline_engine::live::{BreakerBadge, InFlightMessages, LeadershipKind, NodeLiveStatus};
 use faultline_engine::message::MessageClass;
 use faultline_engine::sim::NodeStatus;
 use leptos::prelude::*;
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
-/// Particle radius in world px.
-const PARTICLE_RADIUS_PX: f64 = 6.0;
 /// Queue depth that fills the bar: the bar is logarithmic up to 10^4.
 const QUEUE_BAR_FULL_LOG10: f64 = 4.0;
 /// The display clock may run ahead of the last engine report by at most
@@ -71,93 +72,104 @@ pub fn live_overlay_from_context(editor: Editor) -> Option<impl IntoView> {
 #[component]
 pub fn LiveOverlay(editor: Editor, sim: SimView, highlight: RwSignal<Highlight>) -> impl IntoView {
     let node_centres = Memo::new(move |_| centres(editor));
-    let badges = Memo::new(move |_| {
-        let highlighted = highlight.with(|highlight| highlight.nodes.clone());
-        node_centres.with(|centres| {
-            sim.snapshot.with(|snapshot| {
-                snapshot
-                    .as_ref()
-                    .map(|snapshot| {
-                        snapshot
-                            .nodes
-                            .iter()
-                            .filter_map(|node| {
-                                Some(NodeBadges {
-                                    id: node.id.clone(),
-                                    centre: *centres.get(&node.id)?,
-                                    status: node.status,
-                                    slow_factor: node.slow_factor,
-                                    clock_offset_ms: node.clock_offset_ms.round(),
-                                    partitioned: node.partitioned,
-                                    queue_depth: node.view.queue_depth,
-                                    live: node.live,
-                                    highlighted: highlighted.contains(&node.id),
-                                })
-                            })
-                            .collect::<Vec<_>>()
-                    })
-                    .unwrap_or_default()
-            })
-        })
-    });
-
-    let display_now_us = display_clock(sim);
-    let particles = Memo::new(move |_| {
-        let now_us = display_now_us.get();
-        let highlighted = highlight.with(|highlight| highlight.messages.clone());
-        node_centres.with(|centres| {
-            sim.snapshot.with(|snapshot| {
-                let Some(snapshot) = snapshot.as_ref() else {
-                    return ParticlePaths::default();
-                };
-                sim.in_flight.with(|in_flight| {
-                    particle_paths(in_flight, now_us, &highlighted, |index| {
-                        snapshot
-                            .nodes
-                            .get(index as usize)
-                            .and_then(|node| centres.get(&node.id).copied())
-                    })
-                })
-            })
+    // All nodes' badges in one memo, batched while playing
+    // (`live::svg_text_refresh`); badges are keyed by id so one node's change
+    // redraws that node's badges only.
+    let all_badges = batched_memo(
+        move || all_node_badges(sim, highlight, node_centres),
+        |previous: &Vec<NodeBadges>, fresh: &Vec<NodeBadges>| {
+            previous.len() != fresh.len()
+                || previous
+                    .iter()
+                    .zip(fresh)
+                    .any(|(old, new)| urgent_badge_change(Some(old), Some(new)))
+        },
+    );
+    let node_keys = Memo::new(move |_| {
+        all_badges.with(|all| {
+            all.iter()
+                .enumerate()
+                .map(|(index, badges)| (index, badges.id.clone()))
+                .collect::<Vec<_>>()
         })
     });
 
     view! {
         <g class="live-overlay" data-testid="live-overlay" aria-hidden="true" pointer-events="none">
-            <g class="particles" data-testid="particles" data-drawn=move || particles.with(|p| p.drawn)>
-                {PARTICLE_CLASSES
-                    .iter()
-                    .enumerate()
-                    .map(|(slot, class)| {
-                        let name = class_name(*class);
-                        view! {
-                            <path
-                                class=format!("particle particle-{name}")
-                                data-class=name
-                                d=move || particles.with(|paths| paths.by_class[slot].clone())
-                            />
-                        }
-                    })
-                    .collect_view()}
-                <path
-                    class="particle-highlight"
-                    data-testid="particle-highlight"
-                    d=move || particles.with(|paths| paths.highlighted.clone())
-                />
-            </g>
-            <FlowIntensity sim=sim node_centres=node_centres />
             <DropFlashes sim=sim node_centres=node_centres />
             <g class="badges">
-                {move || badges.get().into_iter().map(node_badges).collect_view()}
+                <For
+                    each=move || node_keys.get()
+                    key=|key| key.clone()
+                    children=move |(index, id)| {
+                        let badges = Memo::new(move |_| {
+                            all_badges
+                                .with(|all| all.get(index).filter(|badges| badges.id == id).cloned())
+                        });
+                        move || badges.get().map(node_badges)
+                    }
+                />
             </g>
         </g>
     }
 }
 
+/// The badges of every drawn node in the current snapshot, in snapshot order.
+fn all_node_badges(
+    sim: SimView,
+    highlight: RwSignal<Highlight>,
+    node_centres: Memo<BTreeMap<String, (f64, f64)>>,
+) -> Vec<NodeBadges> {
+    highlight.with(|highlight| {
+        node_centres.with(|centres| {
+            sim.snapshot.with(|snapshot| {
+                snapshot
+                    .iter()
+                    .flat_map(|snapshot| snapshot.nodes.iter())
+                    .filter_map(|node| {
+                        Some(NodeBadges {
+                            id: node.id.clone(),
+                            centre: *centres.get(&node.id)?,
+                            status: node.status,
+                            slow_factor: node.slow_factor,
+                            clock_offset_ms: node.clock_offset_ms.round(),
+                            partitioned: node.partitioned,
+                            queue_depth: node.view.queue_depth,
+                            live: node.live,
+                            highlighted: highlight.nodes.contains(&node.id),
+                        })
+                    })
+                    .collect()
+            })
+        })
+    })
+}
+
+/// Changes a viewer must see at once, never batched: status, faults,
+/// leadership, breaker state, the highlight and the node's position.
+fn urgent_badge_change(previous: Option<&NodeBadges>, fresh: Option<&NodeBadges>) -> bool {
+    let key = |badges: Option<&NodeBadges>| {
+        badges.map(|badges| {
+            (
+                badges.centre,
+                badges.status,
+                badges.slow_factor,
+                badges.partitioned,
+                badges.highlighted,
+                badges.live.leadership,
+                badges.live.in_sync_replicas,
+                badges.live.circuit_breaker,
+                badges.live.database_role,
+            )
+        })
+    };
+    key(previous) != key(fresh)
+}
+
 /// A display clock for particles: the last report's time plus the real time
 /// since it arrived at the chosen speed (capped), so particles glide between
 /// worker answers instead of jumping once per answer.
-fn display_clock(sim: SimView) -> ReadSignal<f64> {
+pub(crate) fn display_clock(sim: SimView) -> ReadSignal<f64> {
     let (display_now_us, set_display_now_us) = signal(0.0f64);
     let arrival = StoredValue::new((0.0f64, 0u64));
     Effect::new(move |_| {
@@ -202,16 +214,8 @@ fn wall_clock_ms() -> f64 {
         .map_or(0.0, |performance| performance.now())
 }
 
-#[derive(Clone, Debug, Default, PartialEq)]
-struct ParticlePaths {
-    /// One SVG path of dots per class, in `PARTICLE_CLASSES` order.
-    by_class: [String; 6],
-    highlighted: String,
-    drawn: usize,
-}
-
 /// Particle layers, one per message class, in drawing order.
-const PARTICLE_CLASSES: [MessageClass; 6] = [
+pub(crate) const PARTICLE_CLASSES: [MessageClass; 6] = [
     MessageClass::Request,
     MessageClass::Response,
     MessageClass::Publish,
@@ -231,21 +235,23 @@ pub fn class_name(class: MessageClass) -> &'static str {
     }
 }
 
-/// Where a particle sits: on the straight line between the two node boxes'
-/// edges, at the fraction of its flight time already spent.
-fn particle_paths(
+/// Where each particle sits: on the straight line between the two node
+/// boxes' edges, at the fraction of its flight time already spent. Each dot
+/// is (x, y, class slot in `PARTICLE_CLASSES`, highlighted).
+pub(crate) fn particle_dots(
     in_flight: &InFlightMessages,
     now_us: f64,
     highlighted: &[u64],
     centre_of: impl Fn(u32) -> Option<(f64, f64)>,
-) -> ParticlePaths {
-    let mut paths = ParticlePaths::default();
+) -> Vec<(f64, f64, usize, bool)> {
+    let mut dots = Vec::with_capacity(in_flight.shown.len());
     // More in flight than listed: dots would show an arbitrary subset, so the
-    // links carry flow intensity instead (`drops::FlowIntensity`); only
+    // links carry flow intensity instead (`drops::flow_lines`); only
     // highlighted messages keep their dot.
     let aggregated = in_flight.hidden > 0;
     for message in &in_flight.shown {
-        if aggregated && !highlighted.contains(&message.id) {
+        let is_highlighted = highlighted.contains(&message.id);
+        if aggregated && !is_highlighted {
             continue;
         }
         if (message.deliver_us as f64) < now_us {
@@ -267,24 +273,9 @@ fn particle_paths(
             .iter()
             .position(|class| *class == message.class)
             .unwrap_or(0);
-        dot(&mut paths.by_class[slot], x, y, PARTICLE_RADIUS_PX);
-        if highlighted.contains(&message.id) {
-            dot(&mut paths.highlighted, x, y, PARTICLE_RADIUS_PX * 2.2);
-        }
-        paths.drawn += 1;
+        dots.push((x, y, slot, is_highlighted));
     }
-    paths
-}
-
-/// A circle as path data (two arcs), so thousands of dots are one element.
-fn dot(path: &mut String, x: f64, y: f64, radius: f64) {
-    let _ = write!(
-        path,
-        "M{:.1} {:.1}a{radius} {radius} 0 1 0 {d:.1} 0a{radius} {radius} 0 1 0 -{d:.1} 0",
-        x - radius,
-        y,
-        d = radius * 2.0
-    );
+    dots
 }
 
 /// The points where the straight line between two box centres leaves the

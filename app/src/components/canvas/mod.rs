@@ -21,6 +21,7 @@ use crate::editor::{
     problem_node_index,
 };
 use crate::format;
+use crate::live::svg_text_refresh::batched_memo;
 use crate::workspace::Workspace;
 use faultline_engine::scenario::{LinkKind, LinkRouting};
 use faultline_engine::sim::NodeStatus;
@@ -665,6 +666,7 @@ pub fn EditorCanvas(
     };
     let grid_transform = transform;
 
+    let (nodes_live, links_live) = live_parts(snapshot);
     let problems = editor.problems;
     let drawing = move || {
         editor.document.with(|document| {
@@ -686,7 +688,8 @@ pub fn EditorCanvas(
                     &bad_links,
                     DrawingSignals {
                         editor,
-                        snapshot,
+                        nodes_live,
+                        links_live,
                         drag_offset,
                         moving,
                         zone_preview,
@@ -708,16 +711,42 @@ pub fn EditorCanvas(
         })
     };
 
+    // The SVG gets its size in px, not 100%: a percentage-sized SVG root is
+    // laid out again, in full, whenever its flex column (the stage, with the
+    // fault timeline under it) is, so every timeline tick re-laid out every
+    // node of a big diagram. See `live::svg_text_refresh` for the same cost.
+    let container_ref = NodeRef::<leptos::html::Div>::new();
+    let container_size = crate::resize::observed_size(container_ref);
+    let svg_width = move || {
+        let (width, _) = container_size.get();
+        if width > 0.0 {
+            format!("{width}px")
+        } else {
+            "100%".to_string()
+        }
+    };
+    let svg_height = move || {
+        let (_, height) = container_size.get();
+        if height > 0.0 {
+            format!("{height}px")
+        } else {
+            "100%".to_string()
+        }
+    };
+
     view! {
         <div
             class="canvas"
             data-testid="canvas"
+            node_ref=container_ref
             on:dragover=on_dragover
             on:drop=on_drop
         >
             <svg
                 class="topology"
                 data-testid="topology"
+                style:width=svg_width
+                style:height=svg_height
                 role="application"
                 aria-roledescription="diagram editor"
                 aria-label=aria_label
@@ -786,6 +815,7 @@ pub fn EditorCanvas(
                     </g>
                 </g>
             </svg>
+            {crate::live::particle_layer::particle_layer_from_context(editor)}
             {move || {
                 editor
                     .document
@@ -811,7 +841,10 @@ pub fn EditorCanvas(
 #[derive(Clone, Copy)]
 struct DrawingSignals {
     editor: Editor,
-    snapshot: ReadSignal<Option<Snapshot>>,
+    /// Each node's live part, in snapshot order (see `live_nodes`).
+    nodes_live: Memo<Vec<(String, NodeLive)>>,
+    /// Each link's live part, in snapshot order.
+    links_live: Memo<Vec<(String, String, LinkLive)>>,
     drag_offset: ReadSignal<(f64, f64)>,
     moving: ReadSignal<BTreeSet<String>>,
     /// (zone a drop would join, zone it would leave) while dragging.
@@ -1015,6 +1048,73 @@ struct NodeDraw {
     has_problem: bool,
 }
 
+/// The live parts of the snapshot the diagram shows, one memo for all nodes
+/// and one for all links, so a new snapshot re-runs two memos rather than
+/// one per node and link (hundreds of subscriptions re-made every frame were
+/// most of a big diagram's script time). The node memo is batched while
+/// playing (see `live::svg_text_refresh`): numbers change a few times a
+/// second, a status or slowness change at once.
+#[allow(clippy::type_complexity)]
+fn live_parts(
+    snapshot: ReadSignal<Option<Snapshot>>,
+) -> (
+    Memo<Vec<(String, NodeLive)>>,
+    Memo<Vec<(String, String, LinkLive)>>,
+) {
+    let nodes_live = batched_memo(
+        move || {
+            snapshot.with(|snapshot| {
+                snapshot
+                    .iter()
+                    .flat_map(|snapshot| snapshot.nodes.iter())
+                    .map(|node| {
+                        (
+                            node.id.clone(),
+                            NodeLive {
+                                status: node.status,
+                                badge: node.view.badge.clone(),
+                                queue_depth: node.view.queue_depth,
+                                slow_factor: node.slow_factor,
+                            },
+                        )
+                    })
+                    .collect::<Vec<_>>()
+            })
+        },
+        |previous: &Vec<(String, NodeLive)>, fresh: &Vec<(String, NodeLive)>| {
+            previous.len() != fresh.len()
+                || previous
+                    .iter()
+                    .zip(fresh)
+                    .any(|((old_id, old), (new_id, new))| {
+                        old_id != new_id
+                            || old.status != new.status
+                            || old.slow_factor != new.slow_factor
+                    })
+        },
+    );
+    let links_live = Memo::new(move |_| {
+        snapshot.with(|snapshot| {
+            snapshot
+                .iter()
+                .flat_map(|snapshot| snapshot.links.iter())
+                .map(|link| {
+                    (
+                        link.from.clone(),
+                        link.to.clone(),
+                        LinkLive {
+                            cut_forward: link.cut_forward,
+                            cut_backward: link.cut_backward,
+                            held: link.held_forward || link.held_backward,
+                        },
+                    )
+                })
+                .collect::<Vec<_>>()
+        })
+    });
+    (nodes_live, links_live)
+}
+
 /// The part of a node's snapshot the canvas shows.
 #[derive(Clone, Debug, PartialEq)]
 struct NodeLive {
@@ -1035,7 +1135,7 @@ fn node_view(node: NodeDraw, signals: DrawingSignals) -> impl IntoView + use<> {
     } = node;
     let DrawingSignals {
         editor,
-        snapshot,
+        nodes_live,
         drag_offset,
         moving,
         ..
@@ -1043,17 +1143,11 @@ fn node_view(node: NodeDraw, signals: DrawingSignals) -> impl IntoView + use<> {
     let live = {
         let id = id.clone();
         Memo::new(move |_| {
-            snapshot.with(|snapshot| {
-                snapshot
-                    .as_ref()
-                    .and_then(|snapshot| snapshot.nodes.get(index))
-                    .filter(|node| node.id == id)
-                    .map(|node| NodeLive {
-                        status: node.status,
-                        badge: node.view.badge.clone(),
-                        queue_depth: node.view.queue_depth,
-                        slow_factor: node.slow_factor,
-                    })
+            nodes_live.with(|nodes| {
+                nodes
+                    .get(index)
+                    .filter(|(node_id, _)| *node_id == id)
+                    .map(|(_, live)| live.clone())
             })
         })
     };
@@ -1263,7 +1357,7 @@ fn link_view(link: LinkDraw, signals: DrawingSignals) -> impl IntoView + use<> {
     } = link;
     let DrawingSignals {
         editor,
-        snapshot,
+        links_live,
         drag_offset,
         moving,
         ..
@@ -1271,21 +1365,16 @@ fn link_view(link: LinkDraw, signals: DrawingSignals) -> impl IntoView + use<> {
     let live = {
         let (from_id, to_id) = (from_id.clone(), to_id.clone());
         Memo::new(move |_| {
-            snapshot.with(|snapshot| {
-                let links = snapshot.as_ref().map(|snapshot| &snapshot.links)?;
+            links_live.with(|links| {
                 links
                     .get(index)
-                    .filter(|link| link.from == from_id && link.to == to_id)
+                    .filter(|(from, to, _)| *from == from_id && *to == to_id)
                     .or_else(|| {
                         links
                             .iter()
-                            .find(|link| link.from == from_id && link.to == to_id)
+                            .find(|(from, to, _)| *from == from_id && *to == to_id)
                     })
-                    .map(|link| LinkLive {
-                        cut_forward: link.cut_forward,
-                        cut_backward: link.cut_backward,
-                        held: link.held_forward || link.held_backward,
-                    })
+                    .map(|(_, _, live)| *live)
             })
         })
     };
