@@ -2,7 +2,8 @@
 //! a node (crash, restart, pause, slow, clock skew) and for a link (partition,
 //! one-way partition, hold, latency, loss, duplication, heal). Each item is a
 //! `FaultAction` the driver injects at the current sim time and records into
-//! the run's fault plan.
+//! the run's fault plan. Also the cut line: a line drawn across the canvas
+//! partitions the nodes on its two sides (`partition_by_cut`).
 
 use crate::driver::{SimDriver, SimView};
 use faultline_engine::distribution::Distribution;
@@ -44,6 +45,63 @@ pub fn menu_fault_items(target: &FaultTarget) -> Vec<MenuFaultItem> {
             (label, run)
         })
         .collect()
+}
+
+/// A cut shorter than this (world px) is a slip of the pointer, not a cut.
+pub const MIN_CUT_LENGTH_PX: f64 = 24.0;
+
+/// The partition a line drawn from `start` to `end` makes: the line, extended
+/// across the whole canvas, puts every node (id, centre) on one side or the
+/// other, like a knife through the diagram. `None` when the stroke is too
+/// short or leaves every node on one side (nothing would be cut).
+pub fn partition_by_cut(
+    nodes: &[(String, (f64, f64))],
+    start: (f64, f64),
+    end: (f64, f64),
+) -> Option<FaultAction> {
+    let (dx, dy) = (end.0 - start.0, end.1 - start.1);
+    if dx.hypot(dy) < MIN_CUT_LENGTH_PX {
+        return None;
+    }
+    let (mut left, mut right) = (Vec::new(), Vec::new());
+    for (id, (x, y)) in nodes {
+        // The sign of the cross product says which side of the line.
+        let side = dx * (y - start.1) - dy * (x - start.0);
+        if side < 0.0 {
+            left.push(id.clone());
+        } else {
+            right.push(id.clone());
+        }
+    }
+    (!left.is_empty() && !right.is_empty()).then_some(FaultAction::Partition {
+        groups: vec![left, right],
+    })
+}
+
+/// Injects the partition a cut from `start` to `end` makes into the current
+/// run, using the nodes as drawn (and known to the run). Returns whether a
+/// partition was injected.
+pub fn inject_cut(drawn: &Scenario, start: (f64, f64), end: (f64, f64)) -> bool {
+    let (Some(driver), Some(sim)) = (use_context::<SimDriver>(), use_context::<SimView>()) else {
+        return false;
+    };
+    let Some(run) = sim.run_scenario.get_untracked() else {
+        return false;
+    };
+    let nodes: Vec<(String, (f64, f64))> = drawn
+        .topology
+        .nodes
+        .iter()
+        .filter(|node| run.topology.nodes.iter().any(|known| known.id == node.id))
+        .map(|node| (node.id.clone(), (node.position.x, node.position.y)))
+        .collect();
+    match partition_by_cut(&nodes, start, end) {
+        Some(action) => {
+            driver.inject(action);
+            true
+        }
+        None => false,
+    }
 }
 
 /// Slow-down factor offered by the menu (service times × this).
@@ -160,4 +218,60 @@ pub fn link_fault_items(scenario: &Scenario, from: &str, to: &str) -> Vec<(Strin
 /// The link's typical latency, to add the offered delay on top of.
 fn latency_mean_ms(latency: &Distribution) -> f64 {
     latency.mean_ms().unwrap_or(0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nodes() -> Vec<(String, (f64, f64))> {
+        vec![
+            ("a".to_string(), (0.0, 0.0)),
+            ("b".to_string(), (0.0, 200.0)),
+            ("c".to_string(), (400.0, 0.0)),
+            ("d".to_string(), (400.0, 200.0)),
+        ]
+    }
+
+    #[test]
+    fn a_vertical_cut_between_two_columns_partitions_left_from_right() {
+        let cut = partition_by_cut(&nodes(), (200.0, -50.0), (200.0, 60.0));
+        assert_eq!(
+            cut,
+            Some(FaultAction::Partition {
+                groups: vec![
+                    vec!["c".to_string(), "d".to_string()],
+                    vec!["a".to_string(), "b".to_string()]
+                ]
+            })
+        );
+    }
+
+    #[test]
+    fn the_cut_extends_past_the_stroke_so_a_short_stroke_still_splits_the_diagram() {
+        // A horizontal stroke drawn only between a and c also separates b and d.
+        let Some(FaultAction::Partition { groups }) =
+            partition_by_cut(&nodes(), (100.0, 100.0), (300.0, 100.0))
+        else {
+            panic!("expected a partition");
+        };
+        let mut groups: Vec<Vec<String>> = groups;
+        groups.sort();
+        assert_eq!(
+            groups,
+            vec![
+                vec!["a".to_string(), "c".to_string()],
+                vec!["b".to_string(), "d".to_string()]
+            ]
+        );
+    }
+
+    #[test]
+    fn a_slip_or_a_line_beside_every_node_cuts_nothing() {
+        assert_eq!(partition_by_cut(&nodes(), (200.0, 0.0), (205.0, 5.0)), None);
+        assert_eq!(
+            partition_by_cut(&nodes(), (900.0, -50.0), (900.0, 250.0)),
+            None
+        );
+    }
 }

@@ -86,6 +86,11 @@ enum Gesture {
         start_world: (f64, f64),
         extend: bool,
     },
+    /// Alt-drag, or any drag in cut mode: a line across the diagram that
+    /// partitions the running system's nodes on its two sides.
+    Cut {
+        start_world: (f64, f64),
+    },
 }
 
 /// An open context menu: where (canvas px) and about what.
@@ -176,6 +181,8 @@ pub fn EditorCanvas(
     let (moving, set_moving) = signal(BTreeSet::<String>::new());
     let (connect_line, set_connect_line) = signal(None::<((f64, f64), (f64, f64))>);
     let (band, set_band) = signal(None::<((f64, f64), (f64, f64))>);
+    let (cut_line, set_cut_line) = signal(None::<((f64, f64), (f64, f64))>);
+    let (cut_mode, set_cut_mode) = signal(false);
     let (guides, set_guides) = signal(Vec::<(bool, f64)>::new());
     let (menu, set_menu) = signal(None::<Menu>);
     // While dragging: (zone the drop would join, zone it would leave).
@@ -240,7 +247,15 @@ pub fn EditorCanvas(
         } else {
             hit_of(event.target())
         };
+        // Alt-drag cuts from anywhere but a node or its handle (which move and
+        // connect); in cut mode every drag cuts.
+        let cutting = cut_mode.get_untracked()
+            || (event.alt_key() && matches!(hit, Hit::Background | Hit::Zone(_) | Hit::Link(_)));
         let next = match hit {
+            _ if cutting => {
+                set_cut_line.set(Some((world, world)));
+                Gesture::Cut { start_world: world }
+            }
             Hit::Handle(from) => {
                 set_connect_line.set(Some((world, world)));
                 Gesture::Connect { from }
@@ -442,6 +457,13 @@ pub fn EditorCanvas(
                     }
                 });
             }
+            Gesture::Cut { .. } => {
+                set_cut_line.update(|line| {
+                    if let Some(line) = line {
+                        line.1 = world;
+                    }
+                });
+            }
         });
     };
 
@@ -452,6 +474,16 @@ pub fn EditorCanvas(
         let finished = gesture.try_update_value(std::mem::take).unwrap_or_default();
         match finished {
             Gesture::Idle | Gesture::Pinch { .. } => {}
+            Gesture::Cut { start_world } => {
+                let end = world_of(canvas_point(&event));
+                set_cut_line.set(None);
+                set_cut_mode.set(false);
+                editor.document.with_untracked(|document| {
+                    if let Some(scenario) = document {
+                        crate::live::faults::inject_cut(scenario, start_world, end);
+                    }
+                });
+            }
             Gesture::Pan { moved, .. } => {
                 if !moved {
                     editor.select(Selection::default());
@@ -798,6 +830,9 @@ pub fn EditorCanvas(
                                 })
                         }}
                         {move || {
+                            cut_line.get().map(|(from, to)| cut_line_view(from, to))
+                        }}
+                        {move || {
                             band.get()
                                 .map(|(a, b)| {
                                     view! {
@@ -831,6 +866,7 @@ pub fn EditorCanvas(
                     })
             }}
             <ZoomControls editor=editor />
+            <CutModeButton cut_mode=cut_mode set_cut_mode=set_cut_mode />
             <Minimap editor=editor />
             <Legend />
             {move || menu.get().map(|menu| context_menu(menu, editor, set_menu))}
@@ -1577,6 +1613,46 @@ fn markers() -> impl IntoView {
         >
             <circle cx="5" cy="5" r="4" />
         </marker>
+    }
+}
+
+#[component]
+fn CutModeButton(cut_mode: ReadSignal<bool>, set_cut_mode: WriteSignal<bool>) -> impl IntoView {
+    // Only while a run is loaded: the cut is a live fault on that run.
+    let running = use_context::<crate::driver::SimView>()
+        .map(|sim| sim.run_scenario)
+        .map(|run| Signal::derive(move || run.with(Option::is_some)))
+        .unwrap_or_else(|| Signal::stored(false));
+    view! {
+        <Show when=move || running.get()>
+            <button
+                class="cut-mode-button"
+                data-testid="cut-mode"
+                aria-pressed=move || cut_mode.get().to_string()
+                title="Partition by drawing a line across the diagram (or Alt-drag): nodes on its two sides can no longer reach each other. Recorded in the run's fault plan; heal from a link's menu."
+                on:click=move |_| set_cut_mode.update(|on| *on = !*on)
+            >
+                {move || if cut_mode.get() { "Draw the cut…" } else { "✂ Cut to partition" }}
+            </button>
+        </Show>
+    }
+}
+
+/// The cut being drawn: the stroke, and the line it makes across the whole
+/// diagram (the partition follows the extended line, not just the stroke).
+fn cut_line_view(from: (f64, f64), to: (f64, f64)) -> impl IntoView {
+    let (dx, dy) = (to.0 - from.0, to.1 - from.1);
+    let length = dx.hypot(dy).max(1e-9);
+    let reach = 100_000.0 / length;
+    view! {
+        <line
+            class="cut-line-extended"
+            x1=from.0 - dx * reach
+            y1=from.1 - dy * reach
+            x2=to.0 + dx * reach
+            y2=to.1 + dy * reach
+        />
+        <line class="cut-line" data-testid="cut-line" x1=from.0 y1=from.1 x2=to.0 y2=to.1 />
     }
 }
 
