@@ -18,6 +18,7 @@
 //! The view reads the published signals in `SimView`; only `SimDriver`
 //! writes them.
 
+use crate::live::wall_clock_ms;
 use faultline_app::chart_feed::{ChartDelta, ChartFeed, ChartStore};
 use faultline_app::engine_host::{
     AdvanceOutcome, DropCursor, EVENT_LOG_LINES, EngineReport, FromEngine, ToEngine,
@@ -1293,12 +1294,4 @@ fn page_query_parameter(name: &str) -> Option<String> {
     web_sys::UrlSearchParams::new_with_str(&search)
         .ok()?
         .get(name)
-}
-
-/// Wall-clock milliseconds from the page's monotonic clock. This is the app's
-/// only clock; the engine never sees it.
-fn wall_clock_ms() -> f64 {
-    web_sys::window()
-        .and_then(|window| window.performance())
-        .map_or(0.0, |performance| performance.now())
 }

@@ -12,10 +12,8 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ARTIFACTS, DIST, launchChromium, startStaticServer } from './support.mjs';
+import { ARTIFACTS, openAppInChromium } from './support.mjs';
 
 async function shot(page, name) {
   await page.screenshot({ animations: 'disabled', path: path.join(ARTIFACTS, `cut-${name}.png`) });
@@ -34,42 +32,18 @@ async function drag(page, from, to, { alt = false } = {}) {
 }
 
 describe('partition by drawing a cut line in Chromium', () => {
-  let server;
-  let userDataDir;
-  let context;
+  let app;
   let page;
-  const problems = [];
 
   before(async () => {
-    await stat(path.join(DIST, 'index.html')).catch(() => {
-      throw new Error('dist/index.html is missing: run `trunk build` first');
-    });
-    await mkdir(ARTIFACTS, { recursive: true });
-    let baseUrl;
-    ({ server, baseUrl } = await startStaticServer(DIST));
-    userDataDir = await mkdtemp(path.join(tmpdir(), 'faultline-cut-'));
-    context = await launchChromium(userDataDir);
-    page = await context.newPage();
-    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-    page.on('console', (message) => {
-      if (message.type() === 'error') problems.push(`console error: ${message.text()}`);
-    });
-    await page.goto(baseUrl);
-    await page.getByTestId('node').first().waitFor({ timeout: 30_000 });
-    await page.waitForFunction(
-      () => document.querySelector('[data-testid="engine-location-value"]')?.dataset.location === 'worker',
-      undefined,
-      { timeout: 30_000 },
-    );
-    await page.getByTestId('example-picker').selectOption('three-node-chain-partition.json');
+    app = await openAppInChromium({ profilePrefix: 'faultline-cut-', example: 'three-node-chain-partition.json' });
+    ({ page } = app);
     await page.waitForFunction(() => document.querySelector('[data-testid="node"][data-node-id="db"]'));
   });
 
   after(async () => {
-    await context?.close();
-    await new Promise((resolve) => (server ? server.close(resolve) : resolve()));
-    if (userDataDir) await rm(userDataDir, { recursive: true, force: true });
-    assert.deepEqual(problems, [], 'no page errors or console errors');
+    await app?.close();
+    assert.deepEqual(app?.problems ?? [], [], 'no page errors or console errors');
   });
 
   test('a line drawn between api and db partitions [clients, api] from [db]', async () => {

@@ -1,9 +1,11 @@
 // Shared by the browser test files: the built app's paths, a static server
 // for dist/ on 127.0.0.1, and Debian chromium launched with the flags this
-// machine needs (no background networking, fresh profile).
+// machine needs (no background networking, fresh profile), and the usual
+// set-up of a test file (`openAppInChromium`).
 
 import { createServer } from 'node:http';
-import { readFile, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
@@ -118,4 +120,40 @@ export async function measureDrag(page) {
     frame_ms_p95: Number(pick(0.95).toFixed(2)),
     frame_ms_max: Number(intervals[intervals.length - 1].toFixed(2)),
   };
+}
+
+/**
+ * The usual browser-test set-up: a static server on `DIST`, a fresh Chromium
+ * profile, a page that records page and console errors into `problems`, the
+ * app loaded with its engine in the worker, and (if given) an example picked.
+ * `close()` undoes it all.
+ */
+export async function openAppInChromium({ profilePrefix, example = null, contextOptions = {} }) {
+  await stat(path.join(DIST, 'index.html')).catch(() => {
+    throw new Error('dist/index.html is missing: run `trunk build` first');
+  });
+  await mkdir(ARTIFACTS, { recursive: true });
+  const { server, baseUrl } = await startStaticServer(DIST);
+  const userDataDir = await mkdtemp(path.join(tmpdir(), profilePrefix));
+  const context = await launchChromium(userDataDir, contextOptions);
+  const page = await context.newPage();
+  const problems = [];
+  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+  page.on('console', (message) => {
+    if (message.type() === 'error') problems.push(`console error: ${message.text()}`);
+  });
+  await page.goto(baseUrl);
+  await page.getByTestId('node').first().waitFor({ timeout: 30_000 });
+  await page.waitForFunction(
+    () => document.querySelector('[data-testid="engine-location-value"]')?.dataset.location === 'worker',
+    undefined,
+    { timeout: 30_000 },
+  );
+  if (example) await page.getByTestId('example-picker').selectOption(example);
+  const close = async () => {
+    await context.close();
+    await new Promise((resolve) => server.close(resolve));
+    await rm(userDataDir, { recursive: true, force: true });
+  };
+  return { page, context, baseUrl, problems, close };
 }

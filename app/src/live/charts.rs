@@ -12,6 +12,7 @@
 
 use crate::driver::{SimDriver, SimView};
 use crate::editor::Editor;
+use crate::live::wall_clock_ms;
 use faultline_app::chart_feed::ChartStore;
 use faultline_engine::metrics::{ChartSeriesSamples, ChartSubject, LinkSample};
 use leptos::html::Canvas;
@@ -632,13 +633,6 @@ fn draw_plots(
         }
     }
     Ok(())
-}
-
-/// Wall-clock milliseconds (the page's monotonic clock), for the throttle only.
-fn wall_clock_ms() -> f64 {
-    web_sys::window()
-        .and_then(|window| window.performance())
-        .map_or(0.0, |performance| performance.now())
 }
 
 #[cfg(test)]

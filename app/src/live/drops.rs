@@ -16,6 +16,7 @@
 
 use crate::driver::SimView;
 use crate::live::overlay::box_edges;
+use crate::live::wall_clock_ms;
 use faultline_engine::live::InFlightMessages;
 use faultline_engine::live_drops::RecentDrops;
 use leptos::prelude::*;
@@ -133,12 +134,6 @@ fn flash_paths(flashes: &[Flash], now_ms: f64) -> FlashPaths {
         );
     }
     paths
-}
-
-fn wall_clock_ms() -> f64 {
-    web_sys::window()
-        .and_then(|window| window.performance())
-        .map_or(0.0, |performance| performance.now())
 }
 
 /// Flashes at the points of loss, inside the canvas's world group.

@@ -25,3 +25,11 @@ pub struct Highlight {
     pub nodes: Vec<String>,
     pub messages: Vec<u64>,
 }
+
+/// Real time on the page in ms (`performance.now()`), for animation only:
+/// nothing the engine decides ever reads it.
+pub fn wall_clock_ms() -> f64 {
+    web_sys::window()
+        .and_then(|window| window.performance())
+        .map_or(0.0, |performance| performance.now())
+}

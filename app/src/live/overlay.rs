@@ -15,6 +15,7 @@ use crate::editor::{Editor, NODE_HEIGHT_PX, NODE_WIDTH_PX};
 use crate::live::Highlight;
 use crate::live::drops::DropFlashes;
 use crate::live::svg_text_refresh::batched_memo;
+use crate::live::wall_clock_ms;
 use faultline_engine::live::{BreakerBadge, InFlightMessages, LeadershipKind, NodeLiveStatus};
 use faultline_engine::message::MessageClass;
 use faultline_engine::sim::NodeStatus;
@@ -45,7 +46,7 @@ struct NodeBadges {
 }
 
 /// The node centres of the drawn document, by id.
-fn centres(editor: Editor) -> BTreeMap<String, (f64, f64)> {
+pub(crate) fn centres(editor: Editor) -> BTreeMap<String, (f64, f64)> {
     editor.document.with(|document| {
         document
             .as_ref()
@@ -206,12 +207,6 @@ fn tick(
         set_display_now_us.set(now_us as f64 + ahead_ms * 1_000.0 * speed);
         tick(sim, arrival, set_display_now_us, ticking);
     });
-}
-
-fn wall_clock_ms() -> f64 {
-    web_sys::window()
-        .and_then(|window| window.performance())
-        .map_or(0.0, |performance| performance.now())
 }
 
 /// Particle layers, one per message class, in drawing order.

@@ -17,10 +17,10 @@ use crate::driver::SimView;
 use crate::editor::Editor;
 use crate::live::Highlight;
 use crate::live::drops::{FlowLine, flow_lines};
-use crate::live::overlay::{PARTICLE_CLASSES, class_name, display_clock, particle_dots};
+use crate::live::overlay::{PARTICLE_CLASSES, centres, class_name, display_clock, particle_dots};
+use crate::live::wall_clock_ms;
 use leptos::html::Canvas;
 use leptos::prelude::*;
-use std::collections::BTreeMap;
 use wasm_bindgen::JsCast;
 
 /// Particle radius in world px (scaled by zoom like the diagram).
@@ -63,21 +63,7 @@ pub fn ParticleLayer(
     let palette = StoredValue::new(Palette::default());
     let display_now_us = display_clock(sim);
 
-    let node_centres = Memo::new(move |_| {
-        editor.document.with(|document| {
-            document
-                .as_ref()
-                .map(|scenario| {
-                    scenario
-                        .topology
-                        .nodes
-                        .iter()
-                        .map(|node| (node.id.clone(), (node.position.x, node.position.y)))
-                        .collect::<BTreeMap<_, _>>()
-                })
-                .unwrap_or_default()
-        })
-    });
+    let node_centres = Memo::new(move |_| centres(editor));
 
     let frame = Memo::new(move |_| {
         let now_us = display_now_us.get();
@@ -232,9 +218,7 @@ fn paint(
 }
 
 fn refresh_palette(canvas: &web_sys::HtmlCanvasElement, palette: StoredValue<Palette>) {
-    let now_ms = web_sys::window()
-        .and_then(|window| window.performance())
-        .map_or(0.0, |performance| performance.now());
+    let now_ms = wall_clock_ms();
     let due = palette.with_value(|palette| {
         palette
             .read_at_ms

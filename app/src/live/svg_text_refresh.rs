@@ -15,6 +15,7 @@
 //! a canvas (`particle_layer`), which needs no layout.
 
 use crate::driver::SimView;
+use crate::live::wall_clock_ms;
 use leptos::prelude::*;
 
 /// While playing, the SVG's numbers change at most this often.
@@ -72,12 +73,6 @@ where
             previous.clone()
         }
     })
-}
-
-fn wall_clock_ms() -> f64 {
-    web_sys::window()
-        .and_then(|window| window.performance())
-        .map_or(0.0, |performance| performance.now())
 }
 
 #[cfg(test)]
