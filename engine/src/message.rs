@@ -230,6 +230,13 @@ pub enum Payload {
         prefetch_count: u32,
         auto_ack: bool,
     },
+    /// `basic.consume-ok`: the consumer is registered on `connection`.
+    /// Clients wait for it: a consume that never arrived (the broker was down
+    /// when it was sent) must not be mistaken for a subscription.
+    RabbitConsumeOk {
+        connection: u64,
+        queue: String,
+    },
     /// The broker refused a consume (`NOT_FOUND`, `RESOURCE_LOCKED`).
     RabbitConsumeRefused {
         connection: u64,
@@ -643,6 +650,7 @@ impl Payload {
             | Payload::RabbitSettle { .. } => MessageClass::Publish,
             Payload::RabbitHeartbeat { .. } => MessageClass::Heartbeat,
             Payload::RabbitConsume { .. }
+            | Payload::RabbitConsumeOk { .. }
             | Payload::RabbitConsumeRefused { .. }
             | Payload::RabbitCancel { .. }
             | Payload::RabbitConnectionClose { .. } => MessageClass::Control,
@@ -950,6 +958,9 @@ impl fmt::Display for Payload {
                 "basic.consume c{connection} queue={queue} prefetch={prefetch_count}{}",
                 if *auto_ack { " auto_ack" } else { "" }
             ),
+            Payload::RabbitConsumeOk { connection, queue } => {
+                write!(formatter, "consume_ok c{connection} queue={queue}")
+            }
             Payload::RabbitConsumeRefused {
                 connection,
                 queue,

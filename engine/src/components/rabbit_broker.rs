@@ -1072,6 +1072,15 @@ impl RabbitBroker {
                 _ => state.owner = Some((from, connection)),
             }
         }
+        Self::send(
+            ctx,
+            from,
+            Payload::RabbitConsumeOk {
+                connection,
+                queue: queue_name.to_string(),
+            },
+            0,
+        );
         if state.quorum.is_some() {
             if let Some(existing) = self.connections.get_mut(&from) {
                 existing.consuming = Some(queue);

@@ -45,6 +45,15 @@ pub enum RabbitClientEvent {
     ConnectionLost { unconfirmed_tokens: Vec<u64> },
 }
 
+/// The consumer's registration on the current connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ConsumeState {
+    NotSent,
+    AwaitingOk { sent_at: SimTime },
+    Registered,
+    Refused,
+}
+
 /// Where to consume from: a queue and its prefetch.
 #[derive(Clone, Debug)]
 pub struct RabbitClientConsume {
@@ -65,6 +74,10 @@ pub struct RabbitClient {
     next_publish_seq: u64,
     /// publish_seq on `connection` → the owner's token.
     unconfirmed: BTreeMap<u64, u64>,
+    /// Where the consumer stands on `connection`. Separate from `open`: a
+    /// publish can open a new connection before the consumer's reconnect
+    /// delay is over, and the consumer must still be registered on it.
+    consume_state: ConsumeState,
     reconnect_armed: bool,
     pub published: u64,
     pub confirmed: u64,
@@ -89,6 +102,7 @@ impl RabbitClient {
             last_heard: SimTime::ZERO,
             next_publish_seq: 1,
             unconfirmed: BTreeMap::new(),
+            consume_state: ConsumeState::NotSent,
             reconnect_armed: false,
             published: 0,
             confirmed: 0,
@@ -128,6 +142,9 @@ impl RabbitClient {
             return;
         };
         self.mark_open(ctx);
+        self.consume_state = ConsumeState::AwaitingOk {
+            sent_at: ctx.local_clock(),
+        };
         ctx.send(
             broker,
             Payload::RabbitConsume {
@@ -202,6 +219,7 @@ impl RabbitClient {
     fn connection_lost(&mut self, ctx: &mut Context<'_>, why: &str) -> RabbitClientEvent {
         self.connection += 1;
         self.open = false;
+        self.consume_state = ConsumeState::NotSent;
         self.next_publish_seq = 1;
         self.reconnects += 1;
         let unconfirmed_tokens: Vec<u64> = std::mem::take(&mut self.unconfirmed)
@@ -269,10 +287,18 @@ impl RabbitClient {
                 self.last_heard = ctx.local_clock();
                 None
             }
+            Payload::RabbitConsumeOk { connection, .. } if *connection == self.connection => {
+                self.last_heard = ctx.local_clock();
+                self.consume_state = ConsumeState::Registered;
+                None
+            }
             Payload::RabbitConsumeRefused {
                 connection, reason, ..
             } if *connection == self.connection => {
                 self.last_heard = ctx.local_clock();
+                // Refused for good (NOT_FOUND, RESOURCE_LOCKED) on this
+                // connection: do not wait for a consume-ok that never comes.
+                self.consume_state = ConsumeState::Refused;
                 ctx.error("rabbit_consume_refused");
                 ctx.state(format!("consume refused: {reason}"));
                 None
@@ -295,8 +321,16 @@ impl RabbitClient {
             RABBIT_CLIENT_TIMER_HEARTBEAT => {
                 let mut event = None;
                 let timeout = SimDuration::from_millis(self.heartbeat_timeout_ms);
-                if self.open && ctx.local_clock().since(self.last_heard) >= timeout {
+                let now = ctx.local_clock();
+                if self.open && now.since(self.last_heard) >= timeout {
                     event = Some(self.connection_lost(ctx, "missed heartbeats"));
+                } else if let ConsumeState::AwaitingOk { sent_at } = self.consume_state
+                    && now.since(sent_at) >= timeout
+                {
+                    // basic.consume is a synchronous AMQP method: no
+                    // consume-ok in time means the frame was lost (the broker
+                    // was down) even if the connection now carries publishes.
+                    event = Some(self.connection_lost(ctx, "basic.consume not answered"));
                 }
                 if self.open
                     && let Some(broker) = self.broker
@@ -314,7 +348,7 @@ impl RabbitClient {
             }
             RABBIT_CLIENT_TIMER_RECONNECT => {
                 self.reconnect_armed = false;
-                if !self.open {
+                if self.consume_state == ConsumeState::NotSent {
                     self.subscribe(ctx);
                 }
                 None
@@ -327,6 +361,7 @@ impl RabbitClient {
     pub fn on_crash(&mut self) {
         self.connection += 1;
         self.open = false;
+        self.consume_state = ConsumeState::NotSent;
         self.next_publish_seq = 1;
         self.unconfirmed.clear();
         self.reconnect_armed = false;
