@@ -5,11 +5,12 @@ mod common;
 use faultline_engine::Simulator;
 use faultline_engine::report::RunReport;
 
-const COORDINATION_EXAMPLES: [&str; 5] = [
+const COORDINATION_EXAMPLES: [&str; 6] = [
     "zookeeper-leader-election",
     "lock-with-and-without-fencing",
     "cron-double-fire",
     "cache-stampede",
+    "cache-aside-vs-write-through",
     "snowflake-clock-skew",
 ];
 

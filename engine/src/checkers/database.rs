@@ -643,7 +643,8 @@ fn resharded_keyspaces(scenario: &crate::scenario::Scenario) -> BTreeMap<String,
     keyspace_of
 }
 
-/// Registers the database checkers when the scenario has `kv_client`s.
+/// Registers the database checkers when the scenario has databases; their
+/// clients are the `kv_client`s and the caches in front of a database.
 pub fn register(
     scenario: &crate::scenario::Scenario,
     node_names: &[String],
@@ -654,7 +655,18 @@ pub fn register(
         .nodes
         .iter()
         .enumerate()
-        .filter(|(_, node)| matches!(node.spec, crate::scenario::ComponentSpec::KvClient(_)))
+        .filter(|(_, node)| match &node.spec {
+            crate::scenario::ComponentSpec::KvClient(_) => true,
+            // A cache in front of a database answers reads and writes for its
+            // clients and records them in the same history form.
+            crate::scenario::ComponentSpec::Cache(cache) => {
+                scenario.topology.nodes.iter().any(|backend| {
+                    backend.id == cache.backend
+                        && matches!(backend.spec, crate::scenario::ComponentSpec::KvDatabase(_))
+                })
+            }
+            _ => false,
+        })
         .map(|(index, _)| NodeId(index as u32))
         .collect();
     let has_databases = scenario

@@ -2,8 +2,62 @@
 
 use crate::message::{MessageClass, NodeId};
 use crate::scenario::ReadConsistency;
+use crate::time::SimTime;
 use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
+
+/// Acknowledged writes remembered per key for judging reads stale.
+const MAX_REMEMBERED_WRITES_PER_KEY: usize = 64;
+
+/// The writes one client saw acknowledged, per key: (value, invoked, acknowledged).
+/// Used by every component that reads and writes a database on its clients'
+/// behalf (`kv_client`, `cache`) to count its own stale reads.
+///
+/// A read is stale when it returned a value older than a write this client
+/// saw acknowledged before the read began (the older value's write finished
+/// before the newer one started), or nothing at all after such a write. Only
+/// this client's writes are judged, so with other writers the count is a
+/// lower bound.
+#[derive(Clone, Default)]
+pub struct AcknowledgedWrites {
+    per_key: BTreeMap<u32, VecDeque<(u64, SimTime, SimTime)>>,
+}
+
+impl AcknowledgedWrites {
+    pub fn record(&mut self, key: u32, value: u64, invoked_at: SimTime, acknowledged_at: SimTime) {
+        let known = self.per_key.entry(key).or_default();
+        known.push_back((value, invoked_at, acknowledged_at));
+        if known.len() > MAX_REMEMBERED_WRITES_PER_KEY {
+            known.pop_front();
+        }
+    }
+
+    /// True when `values` (what a read invoked at `invoked_at` saw) is older
+    /// than a write acknowledged by then. A value this client did not write,
+    /// or wrote too long ago to remember, is not judged.
+    pub fn read_is_stale(&self, key: u32, values: &[u64], invoked_at: SimTime) -> bool {
+        let Some(known) = self.per_key.get(&key) else {
+            return false;
+        };
+        let newest_before_read = known
+            .iter()
+            .filter(|(_, _, acknowledged)| *acknowledged < invoked_at)
+            .max_by_key(|(_, invoked, _)| *invoked);
+        let Some((_, newest_invoked, _)) = newest_before_read else {
+            return false;
+        };
+        if values.is_empty() {
+            return true;
+        }
+        values.iter().all(|value| {
+            known
+                .iter()
+                .find(|(written, ..)| written == value)
+                .is_some_and(|(_, _, acknowledged)| acknowledged < newest_invoked)
+        })
+    }
+}
 
 /// What a client asks: a read or a write of one key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -25,7 +25,7 @@
 //! such a write. Only this client's own writes can be judged, so the count
 //! is a lower bound when several clients write the same keys.
 
-use super::db_protocol::{DbMessage, DbOperation, DbOutcome, VersionVector};
+use super::db_protocol::{AcknowledgedWrites, DbMessage, DbOperation, DbOutcome, VersionVector};
 use crate::component::{Component, ComponentView, Context, TimerTag};
 use crate::distribution::Distribution;
 use crate::message::{Envelope, NodeId, Payload};
@@ -33,14 +33,12 @@ use crate::raft::kv::KvOutcome;
 use crate::scenario::{KvClientSpec, ReadConsistency, ShardingStrategy};
 use crate::time::{SimDuration, SimTime};
 use crate::trace::OperationPhase;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 
 const TIMER_NEXT_OPERATION: u32 = 1;
 const TIMER_TIMEOUT: u32 = 2;
 const TIMER_RETRY: u32 = 3;
 
-/// Acknowledged writes remembered per key for the stale-read count.
-const MAX_REMEMBERED_WRITES_PER_KEY: usize = 64;
 /// Values written per client node stay below this, so `node × this + n` is unique.
 pub const VALUES_PER_CLIENT: u64 = 1_000_000;
 
@@ -143,9 +141,6 @@ struct Reshard {
     operations_held: u64,
 }
 
-/// A write this client saw acknowledged: value, invoked, completed.
-type KnownWrite = (u64, SimTime, SimTime);
-
 #[derive(Clone)]
 pub struct KvClient {
     spec: KvClientSpec,
@@ -161,7 +156,7 @@ pub struct KvClient {
     /// Dynamo with version vectors: the context of the last read, per (database, key).
     contexts: BTreeMap<(usize, u32), VersionVector>,
     /// Per key (a key is on one shard at a time, so the key names its register).
-    known_writes: BTreeMap<u32, VecDeque<KnownWrite>>,
+    known_writes: AcknowledgedWrites,
     reshard: Option<Reshard>,
     completed_ok: u64,
     completed_fail: u64,
@@ -214,7 +209,7 @@ impl KvClient {
             value_base: (u64::from(me.0) + 1) * VALUES_PER_CLIENT,
             outstanding: BTreeMap::new(),
             contexts: BTreeMap::new(),
-            known_writes: BTreeMap::new(),
+            known_writes: AcknowledgedWrites::default(),
             completed_ok: 0,
             completed_fail: 0,
             completed_info: 0,
@@ -490,32 +485,6 @@ impl KvClient {
         );
     }
 
-    /// True when `values` (what a read invoked at `invoked_at` saw) is older
-    /// than a write this client had seen acknowledged by then.
-    fn is_stale(&self, key: u32, values: &[u64], invoked_at: SimTime) -> bool {
-        let Some(known) = self.known_writes.get(&key) else {
-            return false;
-        };
-        let newest_before_read = known
-            .iter()
-            .filter(|(_, _, completed)| *completed < invoked_at)
-            .max_by_key(|(_, invoked, _)| *invoked);
-        let Some((_, newest_invoked, _)) = newest_before_read else {
-            return false;
-        };
-        if values.is_empty() {
-            return true;
-        }
-        // Stale only if every value seen is a known write that finished
-        // before the newer one started (values of other clients are not judged).
-        values.iter().all(|value| {
-            known
-                .iter()
-                .find(|(written, ..)| written == value)
-                .is_some_and(|(_, _, completed)| completed < newest_invoked)
-        })
-    }
-
     fn on_ok(&mut self, ctx: &mut Context<'_>, id: u64, values: Vec<u64>) {
         let Some(outstanding) = self.outstanding.get(&id) else {
             return;
@@ -541,7 +510,7 @@ impl KvClient {
                     ctx.error("kv_siblings");
                     detail.push_str(&format!(" siblings={}", values.len()));
                 }
-                if self.is_stale(key, &values, invoked_at) {
+                if self.known_writes.read_is_stale(key, &values, invoked_at) {
                     self.stale_reads += 1;
                     ctx.error("kv_stale_read");
                     detail.push_str(" stale");
@@ -549,11 +518,7 @@ impl KvClient {
                 detail
             }
             DbOperation::Write { key, value } => {
-                let known = self.known_writes.entry(key).or_default();
-                known.push_back((value, invoked_at, ctx.now()));
-                if known.len() > MAX_REMEMBERED_WRITES_PER_KEY {
-                    known.pop_front();
-                }
+                self.known_writes.record(key, value, invoked_at, ctx.now());
                 format!("{operation} db={name}")
             }
         };

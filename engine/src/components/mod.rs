@@ -169,10 +169,23 @@ pub fn build_component(
             ))
         }
         ComponentSpec::FencedStorage(spec) => Box::new(fenced_storage::FencedStorage::new(spec)),
-        ComponentSpec::Cache(spec) => Box::new(cache::Cache::new(
-            spec,
-            node_ids.get(&spec.backend).copied().unwrap_or(NodeId(0)),
-        )),
+        ComponentSpec::Cache(spec) => {
+            let database = scenario
+                .topology
+                .nodes
+                .iter()
+                .find(|other| other.id == spec.backend)
+                .and_then(|other| match &other.spec {
+                    ComponentSpec::KvDatabase(database) => Some(database.database.clone()),
+                    _ => None,
+                });
+            Box::new(cache::Cache::new(
+                spec,
+                NodeId(index as u32),
+                node_ids.get(&spec.backend).copied().unwrap_or(NodeId(0)),
+                database,
+            ))
+        }
         ComponentSpec::Snowflake(spec) => Box::new(snowflake::Snowflake::new(spec)),
         ComponentSpec::TxnCoordinator(spec) => {
             Box::new(txn_coordinator::TxnCoordinator::new(spec, node_ids))

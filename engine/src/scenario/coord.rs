@@ -259,7 +259,24 @@ pub enum CacheEviction {
     Lfu,
 }
 
-/// A cache-aside cache in front of a backend (`sink` or `service`-like node answering `request`s).
+/// How a cache handles writes (issue 4: "cache-aside or write-through").
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CacheWritePolicy {
+    /// The write goes to the database, then the cached entry is deleted; the
+    /// next read loads it. A read miss whose load overlaps the write can put
+    /// the old value back after the delete: stale until the TTL.
+    #[default]
+    CacheAside,
+    /// The write goes through the cache: one write per key at a time to the
+    /// database, and on success the entry holds the written value. A load
+    /// that started before a write completed is not cached.
+    WriteThrough,
+}
+
+/// A cache in front of a backend: a `sink` or `service`-like node answering
+/// `request`s (reads only), or a `kv_database` (reads and writes of values,
+/// recorded as a history the database checkers judge).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CacheSpec {
@@ -293,6 +310,12 @@ pub struct CacheSpec {
     /// Requests waiting for loads at most; beyond it requests are refused.
     #[serde(default = "default_max_waiting_requests")]
     pub max_waiting_requests: u32,
+    /// The share of requests that are writes of the drawn key (a fresh,
+    /// unique value each). Writes need a `kv_database` backend.
+    #[serde(default)]
+    pub write_fraction: f64,
+    #[serde(default)]
+    pub write_policy: CacheWritePolicy,
 }
 
 fn default_capacity_entries() -> u32 {

@@ -33,7 +33,9 @@ use crate::distribution::Distribution;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-pub use coord::{CacheSpec, CoordClientSpec, CoordServerSpec, FencedStorageSpec, SnowflakeSpec};
+pub use coord::{
+    CacheSpec, CacheWritePolicy, CoordClientSpec, CoordServerSpec, FencedStorageSpec, SnowflakeSpec,
+};
 pub use database::*;
 pub use kafka_consumer::{KafkaAssignor, KafkaCommitMode, KafkaConsumerSpec, KafkaOffsetReset};
 pub use parse::{parse_scenario, parse_scenario_value};

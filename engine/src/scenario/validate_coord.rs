@@ -228,6 +228,27 @@ impl<'a> Validator<'a> {
                 ),
             );
         }
+        check_probability(
+            self.problems,
+            format!("{properties}.write_fraction"),
+            spec.write_fraction,
+        );
+        let backend_holds_values = self
+            .scenario
+            .topology
+            .nodes
+            .iter()
+            .find(|node| node.id == spec.backend)
+            .is_none_or(|node| matches!(node.spec, ComponentSpec::KvDatabase(_)));
+        if spec.write_fraction > 0.0 && !backend_holds_values {
+            self.problems.push(
+                format!("{properties}.write_fraction"),
+                format!(
+                    "writes need a backend that stores values: expected 0 with backend `{}`, or a `kv_database` backend",
+                    spec.backend
+                ),
+            );
+        }
     }
 
     fn snowflake(&mut self, properties: &str, spec: &SnowflakeSpec) {

@@ -75,6 +75,10 @@ pub const EXAMPLES: &[(&str, &str)] = &[
         include_str!("../../../public/scenarios/cache-stampede.json"),
     ),
     (
+        "cache-aside-vs-write-through",
+        include_str!("../../../public/scenarios/cache-aside-vs-write-through.json"),
+    ),
+    (
         "snowflake-clock-skew",
         include_str!("../../../public/scenarios/snowflake-clock-skew.json"),
     ),
