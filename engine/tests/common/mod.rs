@@ -87,6 +87,10 @@ pub const EXAMPLES: &[(&str, &str)] = &[
         include_str!("../../../public/scenarios/2pc-coordinator-crash-blocks.json"),
     ),
     (
+        "3pc-crash-vs-partition",
+        include_str!("../../../public/scenarios/3pc-crash-vs-partition.json"),
+    ),
+    (
         "saga-orchestrated-order",
         include_str!("../../../public/scenarios/saga-orchestrated-order.json"),
     ),
