@@ -71,6 +71,10 @@ pub const EXAMPLES: &[(&str, &str)] = &[
         include_str!("../../../public/scenarios/cron-double-fire.json"),
     ),
     (
+        "autoscaling-under-a-spike",
+        include_str!("../../../public/scenarios/autoscaling-under-a-spike.json"),
+    ),
+    (
         "cache-stampede",
         include_str!("../../../public/scenarios/cache-stampede.json"),
     ),
