@@ -8,6 +8,9 @@
 //! VMs. Policies live in the caller (as in Finagle, gRPC or an Envoy sidecar):
 //! every instance keeps its own breakers, budgets and health view, and loses
 //! them when it crashes (they are in memory in every library modelled here).
+//! Sidecar mode (`sidecar_retry`) adds the mesh proxy's retry layer under the
+//! application's: each application attempt is up to that many tries on the
+//! wire, and the application's breaker and budget see only its outcome.
 
 use crate::component::{Component, ComponentView, Context, TimerId, TimerTag};
 use crate::components::resilience::{
@@ -30,6 +33,7 @@ const TIMER_BULKHEAD_WAIT: u32 = 4;
 const TIMER_HEALTH_TICK: u32 = 5;
 const TIMER_HEALTH_PROBE_TIMEOUT: u32 = 6;
 const TIMER_BREAKER_WAIT: u32 = 7;
+const TIMER_SIDECAR_RETRY: u32 = 8;
 
 /// Virtual nodes per instance on the consistent-hash ring (enough for an even
 /// spread over a handful of instances; Envoy's ring_hash uses 1024 minimum).
@@ -79,6 +83,9 @@ struct Call {
     /// Holds a bulkhead slot right now.
     in_bulkhead: bool,
     previous_backoff_ms: f64,
+    /// Sidecar mode: tries the proxy has sent for the current application attempt.
+    sidecar_tries: u32,
+    sidecar_previous_backoff_ms: f64,
 }
 
 #[derive(Clone, Copy)]
@@ -251,6 +258,8 @@ struct Statistics {
     calls: u64,
     call_attempts: u64,
     retries: u64,
+    /// Tries the sidecar proxies sent again on their own (sidecar mode).
+    sidecar_retries: u64,
     retry_budget_exhausted: u64,
     call_timeouts: u64,
     call_errors: u64,
@@ -785,6 +794,8 @@ impl Service {
                 permit: None,
                 in_bulkhead: false,
                 previous_backoff_ms: base_ms,
+                sidecar_tries: 0,
+                sidecar_previous_backoff_ms: 0.0,
             },
         );
         self.start_attempt(ctx, id);
@@ -797,8 +808,14 @@ impl Service {
             return;
         };
         call.attempt += 1;
+        call.sidecar_tries = 0;
         let dependency_index = call.dependency;
         let dependency = &mut self.dependencies[dependency_index];
+        call.sidecar_previous_backoff_ms = dependency
+            .spec
+            .sidecar_retry
+            .as_ref()
+            .map_or(0.0, |retry| retry.base_ms);
         if let Some(limiter) = dependency.limiter.as_mut()
             && !limiter.try_acquire(now)
         {
@@ -886,6 +903,7 @@ impl Service {
         dependency.outstanding[instance] += 1;
         call.instance = Some(instance);
         call.attempt_started_at = ctx.now();
+        call.sidecar_tries += 1;
         self.statistics.call_attempts += 1;
         ctx.send(
             dependency.instances[instance],
@@ -926,13 +944,45 @@ impl Service {
         let duration_ms = now.since(call.attempt_started_at).as_millis_f64();
         let attempt = call.attempt;
         let previous_backoff_ms = call.previous_backoff_ms;
-        if let (Some(permit), Some(breaker)) = (call.permit.take(), dependency.breaker.as_mut())
+        // Sidecar mode: the proxy retries this try on its own; the
+        // application's breaker, retry and budget see nothing of it.
+        let sidecar_retry = dependency
+            .spec
+            .sidecar_retry
+            .clone()
+            .filter(|sidecar| !ok && call.sidecar_tries < sidecar.max_attempts);
+        if sidecar_retry.is_none()
+            && let (Some(permit), Some(breaker)) = (call.permit.take(), dependency.breaker.as_mut())
             && let Some(transition) = breaker.on_result(now, permit, !ok, duration_ms)
         {
             self.emit_transition(ctx, dependency_index, transition);
         }
         if released_slot {
             self.release_bulkhead_slot(ctx, dependency_index);
+        }
+        if let Some(sidecar) = sidecar_retry {
+            let uniform = ctx.rng().next_f64();
+            let Some(call) = self.calls.get_mut(&call_id) else {
+                return;
+            };
+            let delay_ms = backoff_delay_ms(
+                sidecar.jitter,
+                sidecar.base_ms,
+                sidecar.cap_ms,
+                call.sidecar_tries - 1,
+                call.sidecar_previous_backoff_ms,
+                uniform,
+            );
+            call.sidecar_previous_backoff_ms = delay_ms;
+            self.statistics.sidecar_retries += 1;
+            ctx.set_timer(
+                SimDuration::from_millis_f64(delay_ms),
+                TimerTag {
+                    kind: TIMER_SIDECAR_RETRY,
+                    id: call_id,
+                },
+            );
+            return;
         }
         if ok {
             self.finish_call(ctx, call_id, true);
@@ -1237,6 +1287,7 @@ impl Component for Service {
                 }
             }
             TIMER_RETRY_BACKOFF => self.start_attempt(ctx, tag.id),
+            TIMER_SIDECAR_RETRY => self.send_attempt(ctx, tag.id),
             TIMER_BULKHEAD_WAIT => {
                 let Some(call) = self.calls.get(&tag.id) else {
                     return;
@@ -1427,6 +1478,13 @@ impl Component for Service {
                 ("no_route", front.no_route as f64),
                 ("cache_hits", front.cache_hits as f64),
             ]);
+        }
+        if self
+            .dependencies
+            .iter()
+            .any(|dependency| dependency.spec.sidecar_retry.is_some())
+        {
+            summary.push(("sidecar_retries", statistics.sidecar_retries as f64));
         }
         summary
     }

@@ -98,6 +98,15 @@ pub struct DependencySpec {
     pub timeout_ms: u64,
     #[serde(default)]
     pub retry: Option<RetrySpec>,
+    /// Sidecar/mesh mode: the instance's proxy (an Envoy sidecar, as Istio
+    /// deploys it) retries every attempt the application makes, below the
+    /// application's own retry, breaker and rate limiter, which see one result
+    /// per application attempt. Each try gets `timeout_ms` (Envoy's
+    /// `per_try_timeout`). Retries multiply across the two layers and across
+    /// hops. Istio's default is 3 tries in total; Envoy's back-off is fully
+    /// jittered from 25 ms, capped at 250 ms. No budget: set none.
+    #[serde(default)]
+    pub sidecar_retry: Option<RetrySpec>,
     #[serde(default)]
     pub circuit_breaker: Option<CircuitBreakerSpec>,
     #[serde(default)]
@@ -124,6 +133,7 @@ impl DependencySpec {
             load_balancer: LoadBalancerPolicy::default(),
             timeout_ms: default_call_timeout_ms(),
             retry: None,
+            sidecar_retry: None,
             circuit_breaker: None,
             bulkhead: None,
             rate_limiter: None,

@@ -200,45 +200,15 @@ fn dependency_properties(path: &str, dependency: &DependencySpec, problems: &mut
         dependency.timeout_ms,
     );
     if let Some(retry) = &dependency.retry {
-        count(
-            problems,
-            format!("{path}.retry.max_attempts"),
-            retry.max_attempts,
-            1,
-            MAX_SERVICE_RETRY_ATTEMPTS,
-        );
-        positive_ms(problems, format!("{path}.retry.base_ms"), retry.base_ms);
-        positive_ms(problems, format!("{path}.retry.cap_ms"), retry.cap_ms);
-        if retry.cap_ms < retry.base_ms {
+        retry_properties(&format!("{path}.retry"), retry, problems);
+    }
+    if let Some(sidecar) = &dependency.sidecar_retry {
+        let sidecar_path = format!("{path}.sidecar_retry");
+        retry_properties(&sidecar_path, sidecar, problems);
+        if sidecar.budget.is_some() {
             problems.push(
-                format!("{path}.retry.cap_ms"),
-                format!(
-                    "expected a cap of at least base_ms ({}), found {}",
-                    retry.base_ms, retry.cap_ms
-                ),
-            );
-        }
-        if let Some(budget) = &retry.budget {
-            percent(
-                problems,
-                format!("{path}.retry.budget.percent_can_retry"),
-                budget.percent_can_retry,
-            );
-            if !budget.min_retries_per_second.is_finite()
-                || !(0.0..=1e6).contains(&budget.min_retries_per_second)
-            {
-                problems.push(
-                    format!("{path}.retry.budget.min_retries_per_second"),
-                    format!(
-                        "expected 0 to 1000000, found {}",
-                        budget.min_retries_per_second
-                    ),
-                );
-            }
-            duration_ms(
-                problems,
-                format!("{path}.retry.budget.ttl_ms"),
-                budget.ttl_ms,
+                format!("{sidecar_path}.budget"),
+                "expected no budget: the sidecar layer retries without one (put the budget on `retry`)",
             );
         }
     }
@@ -357,6 +327,47 @@ fn dependency_properties(path: &str, dependency: &DependencySpec, problems: &mut
             1,
             100,
         );
+    }
+}
+
+/// A retry policy at `path` (the application's `retry` or the sidecar's).
+fn retry_properties(path: &str, retry: &RetrySpec, problems: &mut Problems) {
+    count(
+        problems,
+        format!("{path}.max_attempts"),
+        retry.max_attempts,
+        1,
+        MAX_SERVICE_RETRY_ATTEMPTS,
+    );
+    positive_ms(problems, format!("{path}.base_ms"), retry.base_ms);
+    positive_ms(problems, format!("{path}.cap_ms"), retry.cap_ms);
+    if retry.cap_ms < retry.base_ms {
+        problems.push(
+            format!("{path}.cap_ms"),
+            format!(
+                "expected a cap of at least base_ms ({}), found {}",
+                retry.base_ms, retry.cap_ms
+            ),
+        );
+    }
+    if let Some(budget) = &retry.budget {
+        percent(
+            problems,
+            format!("{path}.budget.percent_can_retry"),
+            budget.percent_can_retry,
+        );
+        if !budget.min_retries_per_second.is_finite()
+            || !(0.0..=1e6).contains(&budget.min_retries_per_second)
+        {
+            problems.push(
+                format!("{path}.budget.min_retries_per_second"),
+                format!(
+                    "expected 0 to 1000000, found {}",
+                    budget.min_retries_per_second
+                ),
+            );
+        }
+        duration_ms(problems, format!("{path}.budget.ttl_ms"), budget.ttl_ms);
     }
 }
 
