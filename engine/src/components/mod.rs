@@ -38,6 +38,7 @@ pub mod raft_node;
 pub mod resilience;
 pub mod saga;
 pub mod service;
+pub mod service_io;
 pub mod sink;
 pub mod snowflake;
 pub mod txn_coordinator;
@@ -119,10 +120,18 @@ pub fn build_component(
             spec,
             resolve_members(&spec.members, node_ids),
         )),
-        ComponentSpec::Service(spec) => Box::new(service::Service::new(spec, scenario, node_ids)),
-        ComponentSpec::ApiGateway(spec) => {
-            Box::new(service::Service::new_gateway(spec, scenario, node_ids))
-        }
+        ComponentSpec::Service(spec) => Box::new(service::Service::new(
+            spec,
+            NodeId(index as u32),
+            scenario,
+            node_ids,
+        )),
+        ComponentSpec::ApiGateway(spec) => Box::new(service::Service::new_gateway(
+            spec,
+            NodeId(index as u32),
+            scenario,
+            node_ids,
+        )),
         ComponentSpec::Autoscaler(spec) => {
             Box::new(autoscaler::Autoscaler::new(spec, scenario, node_ids))
         }

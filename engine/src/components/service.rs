@@ -16,6 +16,7 @@ use crate::component::{Component, ComponentView, Context, TimerId, TimerTag};
 use crate::components::resilience::{
     BreakerPermit, BreakerTransition, CircuitBreaker, RateLimiter, RetryBudget, backoff_delay_ms,
 };
+use crate::components::service_io::{IoEvent, ServiceIo};
 use crate::message::{Envelope, NodeId, Payload, ServiceStatus, SpanRef};
 use crate::scenario::services::{
     ApiGatewaySpec, DependencySpec, EndpointSpec, FallbackSpec, LoadBalancerPolicy, ServiceSpec,
@@ -53,6 +54,8 @@ enum Origin {
         call: u64,
         attempt: u32,
     },
+    /// A message from the consumed queue: settled (ack or reject) at the end.
+    Delivery { connection: u64, delivery_tag: u64 },
 }
 
 #[derive(Clone, Debug)]
@@ -364,6 +367,11 @@ pub struct Service {
     statistics: Statistics,
     /// When the autoscaler last asked, and ∫ in-system by then.
     utilisation_mark: (SimTime, u128),
+    me: NodeId,
+    /// Publish, consume, database and cache steps.
+    io: ServiceIo,
+    /// The endpoint a consumed message runs.
+    consume_endpoint: Option<usize>,
 }
 
 /// Instances of `service` in a scenario: `service` nodes whose service name is it.
@@ -386,6 +394,7 @@ pub fn service_instances(scenario: &Scenario, service: &str) -> Vec<usize> {
 impl Service {
     pub fn new(
         spec: &ServiceSpec,
+        me: NodeId,
         scenario: &Scenario,
         node_ids: &BTreeMap<String, NodeId>,
     ) -> Service {
@@ -454,6 +463,17 @@ impl Service {
             next_probe: 0,
             statistics: Statistics::default(),
             utilisation_mark: (SimTime::ZERO, 0),
+            me,
+            io: ServiceIo::new(spec, me, scenario, node_ids),
+            consume_endpoint: spec
+                .messaging
+                .as_ref()
+                .and_then(|messaging| messaging.consume.as_ref())
+                .and_then(|consume| {
+                    spec.endpoints
+                        .iter()
+                        .position(|endpoint| endpoint.name == consume.endpoint)
+                }),
         };
         service.reset_dependencies();
         service
@@ -463,6 +483,7 @@ impl Service {
     /// call to the routed service, with the gateway's checks in front.
     pub fn new_gateway(
         spec: &ApiGatewaySpec,
+        me: NodeId,
         scenario: &Scenario,
         node_ids: &BTreeMap<String, NodeId>,
     ) -> Service {
@@ -497,8 +518,9 @@ impl Service {
             endpoints,
             dependencies,
             load_shedding: None,
+            messaging: None,
         };
-        let mut service = Service::new(&service_spec, scenario, node_ids);
+        let mut service = Service::new(&service_spec, me, scenario, node_ids);
         service.gateway = Some(GatewayFront::new(spec.clone()));
         service
     }
@@ -646,6 +668,17 @@ impl Service {
                 },
                 256,
             ),
+            Origin::Delivery {
+                connection,
+                delivery_tag,
+            } => match status {
+                ServiceStatus::Ok => self.io.settle(ctx, connection, delivery_tag, true),
+                // Refused before it ran (queue full, shed): it comes back.
+                ServiceStatus::Rejected | ServiceStatus::Shed => {
+                    self.io.settle_requeue(ctx, connection, delivery_tag)
+                }
+                _ => self.io.settle(ctx, connection, delivery_tag, false),
+            },
         }
     }
 
@@ -686,6 +719,76 @@ impl Service {
                 let dependency = self.dependency_index[service];
                 let endpoint = endpoint.clone().unwrap_or_default();
                 self.begin_call(ctx, job_id, dependency, endpoint);
+            }
+            StepSpec::Publish {
+                exchange,
+                routing_key,
+            } => {
+                let (exchange, routing_key) = (exchange.clone(), routing_key.clone());
+                if !self.io.publish(ctx, job_id, &exchange, &routing_key) {
+                    ctx.error("publish_refused");
+                    self.finish_job(ctx, job_id, false);
+                }
+            }
+            StepSpec::Database {
+                database,
+                operation,
+                timeout_ms,
+            } => {
+                let (database, operation, timeout_ms, key) =
+                    (database.clone(), *operation, *timeout_ms, job.key);
+                if !self
+                    .io
+                    .database(ctx, job_id, &database, operation, key, timeout_ms)
+                {
+                    self.finish_job(ctx, job_id, false);
+                }
+            }
+            StepSpec::Cache { cache, timeout_ms } => {
+                let (cache, timeout_ms) = (cache.clone(), *timeout_ms);
+                if !self.io.cache(ctx, job_id, &cache, timeout_ms) {
+                    self.finish_job(ctx, job_id, false);
+                }
+            }
+        }
+    }
+
+    fn on_io_event(&mut self, ctx: &mut Context<'_>, event: IoEvent) {
+        match event {
+            IoEvent::StepDone { job, ok: true } => self.next_step(ctx, job),
+            IoEvent::StepDone { job, ok: false } => {
+                ctx.error("step_failed");
+                self.finish_job(ctx, job, false);
+            }
+            IoEvent::Delivered {
+                connection,
+                delivery_tag,
+            } => {
+                let Some(endpoint) = self.consume_endpoint else {
+                    return;
+                };
+                let key_count = self.spec.endpoints[endpoint].key_count.max(1) as u64;
+                let key = ctx.rng().below(key_count);
+                let root = SpanRef {
+                    node: self.me,
+                    id: u64::MAX - self.io.consumed,
+                };
+                self.arrive(
+                    ctx,
+                    Job {
+                        origin: Origin::Delivery {
+                            connection,
+                            delivery_tag,
+                        },
+                        trace: root,
+                        span: root,
+                        endpoint,
+                        key,
+                        step: 0,
+                        arrived_at: ctx.now(),
+                        cache_key: None,
+                    },
+                );
             }
         }
     }
@@ -1133,12 +1236,20 @@ impl Component for Service {
     fn on_start(&mut self, ctx: &mut Context<'_>) {
         self.statistics.started_at.get_or_insert(ctx.now());
         self.statistics.last_change = ctx.now();
+        self.io.start(ctx);
         for dependency in 0..self.dependencies.len() {
             self.schedule_health_tick(ctx, dependency);
         }
     }
 
     fn on_message(&mut self, ctx: &mut Context<'_>, envelope: &Envelope) {
+        let events = self.io.on_message(ctx, envelope);
+        if !events.is_empty() {
+            for event in events {
+                self.on_io_event(ctx, event);
+            }
+            return;
+        }
         let now = ctx.now();
         match &envelope.payload {
             Payload::Request { operation, .. } => {
@@ -1275,6 +1386,12 @@ impl Component for Service {
     }
 
     fn on_timer(&mut self, ctx: &mut Context<'_>, tag: TimerTag) {
+        if let Some(events) = self.io.on_timer(ctx, tag) {
+            for event in events {
+                self.on_io_event(ctx, event);
+            }
+            return;
+        }
         match tag.kind {
             TIMER_STEP_DONE => self.next_step(ctx, tag.id),
             TIMER_CALL_TIMEOUT => {
@@ -1324,6 +1441,7 @@ impl Component for Service {
         self.jobs.clear();
         self.calls.clear();
         self.probes.clear();
+        self.io.on_crash();
         // Breakers, budgets, limiters, health views and the gateway cache are
         // in memory. The serving set is kept: a restarted caller re-reads the
         // endpoints on start, as kube-proxy does.
@@ -1346,6 +1464,7 @@ impl Component for Service {
 
     fn on_restart(&mut self, ctx: &mut Context<'_>) {
         self.statistics.last_change = ctx.now();
+        self.io.start(ctx);
         for dependency in 0..self.dependencies.len() {
             self.schedule_health_tick(ctx, dependency);
         }
@@ -1477,6 +1596,18 @@ impl Component for Service {
                 ("client_rate_limited", front.client_rate_limited as f64),
                 ("no_route", front.no_route as f64),
                 ("cache_hits", front.cache_hits as f64),
+            ]);
+        }
+        let io = &self.io;
+        if self.spec.messaging.is_some() || io.database_requests + io.cache_requests > 0 {
+            summary.extend([
+                ("published", io.published as f64),
+                ("publish_failures", io.publish_failures as f64),
+                ("consumed", io.consumed as f64),
+                ("database_requests", io.database_requests as f64),
+                ("database_failures", io.database_failures as f64),
+                ("cache_requests", io.cache_requests as f64),
+                ("cache_failures", io.cache_failures as f64),
             ]);
         }
         if self

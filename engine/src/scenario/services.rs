@@ -37,6 +37,68 @@ pub struct ServiceSpec {
     /// Reject work early instead of letting the queue grow (load shedding).
     #[serde(default)]
     pub load_shedding: Option<LoadSheddingSpec>,
+    /// An AMQP connection to a `rabbit_broker`, for `publish` steps and for
+    /// consuming a queue. Each instance has its own connection.
+    #[serde(default)]
+    pub messaging: Option<ServiceMessagingSpec>,
+}
+
+/// A service instance's AMQP connection (publisher confirms on).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceMessagingSpec {
+    /// The `rabbit_broker` node.
+    pub broker: String,
+    /// A `publish` step without its confirm for this long fails.
+    #[serde(default = "default_publish_timeout_ms")]
+    pub publish_timeout_ms: u64,
+    #[serde(default = "default_messaging_heartbeat_timeout_ms")]
+    pub heartbeat_timeout_ms: u64,
+    #[serde(default = "default_messaging_reconnect_delay_ms")]
+    pub reconnect_delay_ms: u64,
+    /// Consume this queue: every delivery runs `endpoint` as a request, and is
+    /// acknowledged when it succeeds (at-least-once: a crash before the ack
+    /// redelivers it).
+    #[serde(default)]
+    pub consume: Option<ServiceConsumeSpec>,
+}
+
+/// What a service consumes and what it runs for each message.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceConsumeSpec {
+    pub queue: String,
+    /// The endpoint each message runs.
+    pub endpoint: String,
+    /// Unacknowledged deliveries at most (`basic.qos`).
+    #[serde(default = "default_consume_prefetch")]
+    pub prefetch_count: u32,
+    /// A message whose endpoint fails is requeued (true) or rejected without
+    /// requeue, to the queue's dead-letter exchange if it has one (false).
+    #[serde(default)]
+    pub requeue_on_error: bool,
+}
+
+fn default_publish_timeout_ms() -> u64 {
+    5_000
+}
+fn default_messaging_heartbeat_timeout_ms() -> u64 {
+    10_000
+}
+fn default_messaging_reconnect_delay_ms() -> u64 {
+    1_000
+}
+fn default_consume_prefetch() -> u32 {
+    10
+}
+
+/// What a `database` step does with the request's key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DatabaseStepOperation {
+    Read,
+    /// Writes a fresh unique value.
+    Write,
 }
 
 fn default_service_workers() -> u32 {
@@ -83,6 +145,33 @@ pub enum StepSpec {
         #[serde(default)]
         endpoint: Option<String>,
     },
+    /// Publish a persistent message to an exchange of the service's
+    /// `messaging` broker, and wait for the broker's confirm (asynchronous
+    /// for whoever consumes it). A nack, a lost connection or no confirm
+    /// within `publish_timeout_ms` fails the step.
+    Publish {
+        exchange: String,
+        routing_key: String,
+    },
+    /// Read or write the request's key in a `kv_database` (by database name),
+    /// at its primary or leader; redirects are followed. Refused, unavailable
+    /// or unanswered within `timeout_ms`: the step fails.
+    Database {
+        database: String,
+        operation: DatabaseStepOperation,
+        #[serde(default = "default_external_step_timeout_ms")]
+        timeout_ms: u64,
+    },
+    /// Ask a `cache` node (by id) and wait for its answer.
+    Cache {
+        cache: String,
+        #[serde(default = "default_external_step_timeout_ms")]
+        timeout_ms: u64,
+    },
+}
+
+fn default_external_step_timeout_ms() -> u64 {
+    1_000
 }
 
 /// How one service calls another: load balancing, health checks and resilience policies.

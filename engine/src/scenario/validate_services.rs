@@ -454,6 +454,7 @@ pub fn service_references(scenario: &Scenario, index: usize, problems: &mut Prob
             }
         }
     }
+    data_and_messaging_references(scenario, &properties, spec, problems);
     for (dependency_index, dependency) in spec.dependencies.iter().enumerate() {
         let path = format!("{properties}.dependencies[{dependency_index}].service");
         check_service(path.clone(), &dependency.service, problems);
@@ -477,6 +478,116 @@ pub fn service_references(scenario: &Scenario, index: usize, problems: &mut Prob
             format!("{properties}.service_name"),
             format!("expected a name of 1 to {MAX_ID_CHARS} characters"),
         );
+    }
+}
+
+/// `publish`, `database` and `cache` steps and `messaging` name nodes of
+/// the right kind; a publishing service has a broker; the consumed endpoint exists.
+fn data_and_messaging_references(
+    scenario: &Scenario,
+    properties: &str,
+    spec: &ServiceSpec,
+    problems: &mut Problems,
+) {
+    let kind_of = |id: &str| {
+        scenario
+            .topology
+            .nodes
+            .iter()
+            .find(|node| node.id == id)
+            .map(|node| node.spec.kind_name())
+    };
+    if let Some(messaging) = &spec.messaging {
+        let path = format!("{properties}.messaging");
+        if kind_of(&messaging.broker) != Some("rabbit_broker") {
+            problems.push(
+                format!("{path}.broker"),
+                format!(
+                    "expected the id of a rabbit_broker node, found {:?}",
+                    messaging.broker
+                ),
+            );
+        }
+        duration_ms(
+            problems,
+            format!("{path}.publish_timeout_ms"),
+            messaging.publish_timeout_ms,
+        );
+        duration_ms(
+            problems,
+            format!("{path}.heartbeat_timeout_ms"),
+            messaging.heartbeat_timeout_ms,
+        );
+        if let Some(consume) = &messaging.consume {
+            if !spec
+                .endpoints
+                .iter()
+                .any(|endpoint| endpoint.name == consume.endpoint)
+            {
+                let names: Vec<&str> = spec.endpoints.iter().map(|e| e.name.as_str()).collect();
+                problems.push(
+                    format!("{path}.consume.endpoint"),
+                    format!(
+                        "expected one of this service's endpoints ({}), found {:?}",
+                        names.join(", "),
+                        consume.endpoint
+                    ),
+                );
+            }
+            count(
+                problems,
+                format!("{path}.consume.prefetch_count"),
+                consume.prefetch_count,
+                1,
+                10_000,
+            );
+        }
+    }
+    let databases: Vec<&str> = scenario
+        .topology
+        .nodes
+        .iter()
+        .filter_map(|node| match &node.spec {
+            ComponentSpec::KvDatabase(database) => Some(database.database.as_str()),
+            _ => None,
+        })
+        .collect();
+    for (endpoint_index, endpoint) in spec.endpoints.iter().enumerate() {
+        for (step_index, step) in endpoint.steps.iter().enumerate() {
+            let path = format!("{properties}.endpoints[{endpoint_index}].steps[{step_index}]");
+            match step {
+                StepSpec::Publish { .. } if spec.messaging.is_none() => problems.push(
+                    format!("{path}.publish"),
+                    "expected `messaging` on the service: a publish needs a broker connection",
+                ),
+                StepSpec::Database {
+                    database,
+                    timeout_ms,
+                    ..
+                } => {
+                    if !databases.contains(&database.as_str()) {
+                        problems.push(
+                            format!("{path}.database.database"),
+                            format!(
+                                "no kv_database with database {database:?}{}",
+                                hint(database, &databases)
+                            ),
+                        );
+                    }
+                    duration_ms(problems, format!("{path}.database.timeout_ms"), *timeout_ms);
+                }
+                StepSpec::Cache { cache, timeout_ms } => {
+                    if kind_of(cache) != Some("cache") {
+                        problems.push(
+                            format!("{path}.cache.cache"),
+                            format!("expected the id of a cache node, found {cache:?}"),
+                        );
+                    }
+                    duration_ms(problems, format!("{path}.cache.timeout_ms"), *timeout_ms);
+                }
+                _ => {}
+            }
+        }
     }
 }
 
