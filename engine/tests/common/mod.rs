@@ -71,6 +71,10 @@ pub const EXAMPLES: &[(&str, &str)] = &[
         include_str!("../../../public/scenarios/cron-double-fire.json"),
     ),
     (
+        "async-order-events",
+        include_str!("../../../public/scenarios/async-order-events.json"),
+    ),
+    (
         "autoscaling-under-a-spike",
         include_str!("../../../public/scenarios/autoscaling-under-a-spike.json"),
     ),
